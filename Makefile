@@ -1,0 +1,33 @@
+# `make serve`: install and run Packyard on the embedded default (SQLite, files, no Redis).
+# `make test`: install and run the whole suite on PostgreSQL + Redis + a real Celery worker,
+#              then again on the embedded default.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_HOME := $(shell mktemp -u /tmp/packyard-pytest-XXXXXX)
+
+.PHONY: install serve test test-postgres test-embedded bench
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+serve: install
+	$(VENV)/bin/packyard serve
+
+test: test-postgres test-embedded
+
+test-postgres: install
+	PACKYARD_HOME=$(TEST_HOME)-pg PACKYARD_DATABASE_URL=$(PG_URL) PACKYARD_REDIS_URL=$(REDIS_URL) \
+	  PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-embedded: install
+	PACKYARD_HOME=$(TEST_HOME)-embedded PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: install
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) benchmarks/run.py

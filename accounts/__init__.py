@@ -1,0 +1,1 @@
+"""Users, teams, API tokens and how a request's credentials become a user."""

@@ -1,0 +1,1 @@
+"""The one content-addressed blob store shared by every repository and format."""

@@ -1,0 +1,92 @@
+"""Garbage collection: delete blobs nothing references, and upload sessions nobody finished.
+
+A blob is collectable when no row of any model with a foreign key to Blob points at it (found
+through Django's relation metadata, so formats need not register anything) and it was last
+linked more than the grace period ago. Each deletion holds the blob's named lock, the same one
+`Staged.commit()` holds, and re-checks under it, so a blob being uploaded is never collected.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .locks import named_lock
+from .models import Blob, UploadSession
+from .storage import get_storage, key_for
+
+
+@dataclass
+class Report:
+    blobs: int = 0
+    blob_bytes: int = 0
+    uploads: int = 0
+    upload_bytes: int = 0
+    digests: list[str] = field(default_factory=list)
+
+    def summary(self, dry_run: bool) -> str:
+        verb = "would free" if dry_run else "freed"
+        return (f"{verb} {self.blobs} blobs ({self.blob_bytes} bytes) and "
+                f"{self.uploads} abandoned uploads ({self.upload_bytes} bytes)")
+
+
+def _unreferenced(queryset):
+    for relation in Blob._meta.related_objects:
+        accessor = relation.field.name
+        queryset = queryset.exclude(pk__in=relation.related_model.objects.filter(**{f"{accessor}__isnull": False}).values(accessor))
+    return queryset
+
+
+def collect_blobs(report: Report, dry_run: bool = False, grace_seconds: int | None = None) -> None:
+    grace = settings.PACKYARD_GC_GRACE_SECONDS if grace_seconds is None else grace_seconds
+    cutoff = timezone.now() - timedelta(seconds=grace)
+    storage = get_storage()
+    candidates = _unreferenced(Blob.objects.filter(last_linked__lt=cutoff)).values_list("sha256", "size")
+    for sha256, size in list(candidates.iterator()):
+        if dry_run:
+            report.blobs += 1
+            report.blob_bytes += size
+            report.digests.append(sha256)
+            continue
+        with named_lock(f"blob:{sha256}"):
+            with transaction.atomic():
+                deleted, _ = _unreferenced(Blob.objects.filter(pk=sha256, last_linked__lt=cutoff)).delete()
+            if deleted:
+                storage.delete(key_for(sha256))
+                report.blobs += 1
+                report.blob_bytes += size
+                report.digests.append(sha256)
+
+
+def collect_uploads(report: Report, dry_run: bool = False, ttl_seconds: int | None = None) -> None:
+    ttl = settings.PACKYARD_UPLOAD_SESSION_TTL_SECONDS if ttl_seconds is None else ttl_seconds
+    cutoff = timezone.now() - timedelta(seconds=ttl)
+    for session in UploadSession.objects.filter(updated__lt=cutoff):
+        size = os.path.getsize(session.temp_path) if os.path.exists(session.temp_path) else 0
+        report.uploads += 1
+        report.upload_bytes += size
+        if not dry_run:
+            if os.path.exists(session.temp_path):
+                os.unlink(session.temp_path)
+            session.delete()
+    # Temp files of ingests killed mid-way (the process died): old files in the temp folder.
+    tmp = settings.PACKYARD_HOME / "tmp"
+    live = set(UploadSession.objects.values_list("temp_path", flat=True))
+    if tmp.exists():
+        for entry in os.scandir(tmp):
+            if entry.is_file() and entry.path not in live and entry.stat().st_mtime < cutoff.timestamp():
+                report.uploads += 1
+                report.upload_bytes += entry.stat().st_size
+                if not dry_run:
+                    os.unlink(entry.path)
+
+
+def collect(dry_run: bool = False, grace_seconds: int | None = None) -> Report:
+    report = Report()
+    collect_uploads(report, dry_run=dry_run)
+    collect_blobs(report, dry_run=dry_run, grace_seconds=grace_seconds)
+    return report

@@ -1,0 +1,1 @@
+"""Format plugins (pypi, npm, maven, docker) and the router that hands them requests."""

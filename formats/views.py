@@ -1,0 +1,32 @@
+"""The entry for every client URL under /repository/<name>/: lookup, authentication, then the plugin."""
+from __future__ import annotations
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts.auth import AuthenticationFailed, authenticate
+from repositories.models import Repository
+
+from . import registry
+from .base import FormatPlugin, HttpError
+
+
+@csrf_exempt
+def dispatch(request, name: str, path: str = "") -> HttpResponse:
+    repository = Repository.objects.filter(name=name).first()
+    plugin = registry.get(repository.format) if repository is not None else None
+    if plugin is None:
+        plugin = FormatPlugin()
+        return plugin.error(request, 404, f"repository {name!r} not found")
+    try:
+        try:
+            request.packyard_user, request.packyard_token = authenticate(request)
+        except AuthenticationFailed as exc:
+            raise HttpError(401, f"authentication failed: {exc}", {"WWW-Authenticate": 'Basic realm="packyard"'}) from None
+        return plugin.handle(request, repository, path)
+    except HttpError as exc:
+        return plugin.error(request, exc.status, exc.message, exc.headers)
+
+
+def not_found(request, exception=None):
+    return JsonResponse({"error": {"code": "not_found", "message": "not found"}}, status=404)

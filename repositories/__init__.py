@@ -1,0 +1,1 @@
+"""What every format shares: repositories, their assets, resolution, upstream caching, permissions, audit."""
