@@ -85,6 +85,15 @@ class FormatPlugin:
             raise ValueError(f"{self.name} repositories take no format settings")
         return {}
 
+    def delete_version(self, repository: Repository, package: str, version: str) -> int:
+        """Remove every file of one version (API DELETE .../packages/PKG/VERSION/); returns files removed."""
+        deleted, _ = Asset.objects.filter(repository=repository, package=package, version=version).delete()
+        return deleted
+
+    def yank(self, repository: Repository, package: str, version: str, reason: str = "", yanked: bool = True) -> int:
+        """Mark a version yanked (or un-yank it); formats without yanking raise ValueError."""
+        raise ValueError(f"{self.name} has no yanking")
+
     def packages(self, repository: Repository) -> list[dict]:
         """What a repository holds, for GET /api/v1/repositories/NAME/packages/ (default: from the Asset index)."""
         return packages_from_assets(repository)

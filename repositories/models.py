@@ -100,6 +100,7 @@ class Asset(models.Model):
     content_type = models.CharField(max_length=255, default="application/octet-stream")
     meta = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(default=timezone.now)
+    modified = models.DateTimeField(auto_now=True)  # bumps caches of generated metadata
     uploaded_by = models.CharField(max_length=150, blank=True, default="")
 
     class Meta:
