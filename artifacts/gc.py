@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from .locks import named_lock
@@ -34,10 +35,20 @@ class Report:
                 f"{self.uploads} abandoned uploads ({self.upload_bytes} bytes)")
 
 
+def _references():
+    """(model, field name) of every foreign key to Blob.
+
+    Hidden reverse relations (related_name="+", as CacheEntry uses) count too: `related_objects`
+    leaves them out, and missing one would try to delete a blob that is still in use.
+    """
+    for relation in Blob._meta.get_fields(include_hidden=True):
+        if relation.is_relation and relation.auto_created and not relation.concrete:
+            yield relation.related_model, relation.field.name
+
+
 def _unreferenced(queryset):
-    for relation in Blob._meta.related_objects:
-        accessor = relation.field.name
-        queryset = queryset.exclude(pk__in=relation.related_model.objects.filter(**{f"{accessor}__isnull": False}).values(accessor))
+    for model, name in _references():
+        queryset = queryset.exclude(pk__in=model._base_manager.filter(**{f"{name}__isnull": False}).values(name))
     return queryset
 
 
@@ -53,8 +64,11 @@ def collect_blobs(report: Report, dry_run: bool = False, grace_seconds: int | No
             report.digests.append(sha256)
             continue
         with named_lock(f"blob:{sha256}"):
-            with transaction.atomic():
-                deleted, _ = _unreferenced(Blob.objects.filter(pk=sha256, last_linked__lt=cutoff)).delete()
+            try:
+                with transaction.atomic():
+                    deleted, _ = _unreferenced(Blob.objects.filter(pk=sha256, last_linked__lt=cutoff)).delete()
+            except (ProtectedError, IntegrityError):
+                continue  # a reference appeared since the check: the blob is in use again
             if deleted:
                 storage.delete(key_for(sha256))
                 report.blobs += 1
@@ -85,8 +99,8 @@ def collect_uploads(report: Report, dry_run: bool = False, ttl_seconds: int | No
                     os.unlink(entry.path)
 
 
-def collect(dry_run: bool = False, grace_seconds: int | None = None) -> Report:
+def collect(dry_run: bool = False, grace_seconds: int | None = None, ttl_seconds: int | None = None) -> Report:
     report = Report()
-    collect_uploads(report, dry_run=dry_run)
+    collect_uploads(report, dry_run=dry_run, ttl_seconds=ttl_seconds)
     collect_blobs(report, dry_run=dry_run, grace_seconds=grace_seconds)
     return report

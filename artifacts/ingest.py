@@ -78,16 +78,19 @@ class Staged:
         storage = get_storage()
         key = key_for(self.sha256)
         now = timezone.now()
-        # The lock keeps garbage collection of this digest from interleaving with the commit.
+        # The lock keeps garbage collection of this digest (and other commits of it) from
+        # interleaving. Bytes go in before the row, so a Blob row never names missing bytes
+        # even when saving fails half-way.
         with named_lock(f"blob:{self.sha256}"):
+            if not storage.exists(key):
+                storage.save_file(key, self.path)
             with transaction.atomic():
                 blob, created = Blob.objects.get_or_create(
                     sha256=self.sha256, defaults={"size": self.size, "created": now, "last_linked": now}
                 )
                 if not created:
                     Blob.objects.filter(pk=blob.pk).update(last_linked=now)
-            if created or not storage.exists(key):
-                storage.save_file(key, self.path)
+                    blob.last_linked = now
         self.discard()
         self.blob = blob
         return blob
@@ -130,6 +133,9 @@ def stage_chunks(chunks: Iterable[bytes], max_bytes: int | None = None,
                 for h in hashes.values():
                     h.update(chunk)
                 out.write(chunk)
+            # Durable before it can be renamed into the store and named by a database row.
+            out.flush()
+            os.fsync(out.fileno())
     except BaseException:
         os.unlink(path)
         raise

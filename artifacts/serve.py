@@ -3,10 +3,12 @@
 Steps, in order:
 1. ETag is the blob's sha256; If-None-Match that matches answers 304 with no body.
 2. On S3 (no local path) answer 302 to a short-lived presigned URL; S3 handles Range itself.
-3. Open the file; a valid `Range: bytes=a-b` answers 206 with Content-Range, an unsatisfiable
-   one 416; otherwise 200 with the whole file.
-4. The response is a FileResponse over a file object with a fileno(), so gunicorn hands it to
-   os.sendfile() (zero copy), limited to Content-Length bytes from the current offset.
+3. A valid single `Range: bytes=...` answers 206 with Content-Range, an unsatisfiable one 416
+   with `Content-Range: bytes */size`; a malformed or multi-range header is ignored (200), as
+   RFC 9110 allows.
+4. The body is a FileResponse over a real file (or a window onto one) that has a fileno(), so
+   gunicorn hands it to os.sendfile(): zero copy, from the file's current offset, limited to
+   Content-Length bytes. Servers without sendfile iterate the window, which stops at its end.
 """
 from __future__ import annotations
 
@@ -14,15 +16,20 @@ import os
 import re
 
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect
+from django.utils.http import content_disposition_header
 
 from .models import Blob
 from .storage import get_storage, key_for
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+INVALID = "invalid"
 
 
 class _Window:
-    """A file limited to [start, start+length): read() stops at the end, fileno() allows sendfile."""
+    """A file limited to [start, start+length): read() stops at the end, fileno() allows sendfile.
+
+    It has no `name`, so FileResponse cannot guess headers from the blob's path on disk.
+    """
 
     def __init__(self, fh, start: int, length: int):
         self._fh = fh
@@ -52,23 +59,25 @@ class _Window:
 
 
 def parse_range(header: str | None, size: int):
-    """(start, end) inclusive for a single satisfiable range; None for no/ignored range; 'invalid' for 416."""
+    """(start, end) inclusive for one satisfiable range; None to ignore the header; INVALID for 416."""
     if not header:
         return None
     match = _RANGE.match(header.strip())
     if not match or (not match.group(1) and not match.group(2)):
-        return None  # multi-range or malformed: RFC 9110 lets us ignore it and send 200
+        return None  # multi-range or malformed
     first, last = match.groups()
     if first == "":
         length = int(last)
-        if length == 0:
-            return "invalid"
+        if length == 0 or size == 0:
+            return INVALID
         return max(0, size - length), size - 1
     start = int(first)
-    end = int(last) if last else size - 1
-    if start >= size or end < start:
-        return "invalid"
-    return start, min(end, size - 1)
+    if last and int(last) < start:
+        return None  # an invalid range-spec, not an unsatisfiable one: ignore it
+    if start >= size:
+        return INVALID
+    end = min(int(last), size - 1) if last else size - 1
+    return start, end
 
 
 def etag_matches(request, etag: str) -> bool:
@@ -79,48 +88,39 @@ def etag_matches(request, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
+def _with_headers(response: HttpResponse, headers: dict) -> HttpResponse:
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
 def serve_blob(request, blob: Blob, content_type: str = "application/octet-stream",
                filename: str | None = None, extra_headers: dict | None = None) -> HttpResponse:
     etag = f'"{blob.sha256}"'
     headers = {"ETag": etag, "Accept-Ranges": "bytes", **(extra_headers or {})}
     if etag_matches(request, etag):
-        response = HttpResponse(status=304)
-        for k, v in headers.items():
-            response[k] = v
-        return response
+        return _with_headers(HttpResponse(status=304), headers)
     storage = get_storage()
     key = key_for(blob.sha256)
     local = storage.local_path(key)
     if local is None:
-        url = storage.url_for(key, filename=filename)
-        response = HttpResponseRedirect(url)
-        for k, v in headers.items():
-            response[k] = v
-        return response
+        return _with_headers(HttpResponseRedirect(storage.url_for(key, filename=filename)), headers)
+    if filename:
+        headers["Content-Disposition"] = content_disposition_header(True, os.path.basename(filename))
     size = blob.size
-    fh = open(local, "rb")
     wanted = parse_range(request.headers.get("Range"), size)
-    if wanted == "invalid":
-        fh.close()
+    if wanted == INVALID:
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
-        for k, v in headers.items():
-            response[k] = v
-        return response
+        return _with_headers(response, headers)
+    start, end = wanted if wanted else (0, size - 1)
+    length = end - start + 1
+    status = 206 if wanted else 200
     if request.method == "HEAD":
-        fh.close()
-        response = HttpResponse(status=200, content_type=content_type)
-        response["Content-Length"] = str(size)
-    elif wanted is None:
-        response = FileResponse(fh, content_type=content_type)
-        response["Content-Length"] = str(size)
+        response = HttpResponse(status=status, content_type=content_type)
     else:
-        start, end = wanted
-        response = FileResponse(_Window(fh, start, end - start + 1), content_type=content_type, status=206)
+        response = FileResponse(_Window(open(local, "rb"), start, length), content_type=content_type, status=status)
+    if wanted:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
-        response["Content-Length"] = str(end - start + 1)
-    for k, v in headers.items():
-        response[k] = v
-    if filename:
-        response["Content-Disposition"] = f'attachment; filename="{os.path.basename(filename)}"'
-    return response
+    response["Content-Length"] = str(length)
+    return _with_headers(response, headers)

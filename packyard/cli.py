@@ -43,18 +43,28 @@ def _worker_cmd(beat: bool, concurrency: int | None) -> list[str]:
 
 
 def _supervise(cmds: list[list[str]]) -> int:
-    """Run the children until one exits or we are told to stop; then stop them all."""
-    children = [subprocess.Popen(cmd) for cmd in cmds]
+    """Run the children until one exits or we are told to stop; then stop them all.
+
+    Each child leads its own process group: a terminal's Ctrl-C reaches only us, so shutdown
+    happens once and in order, and a child that ignores SIGTERM is killed with its whole group
+    (e.g. Celery's pool processes), leaving no orphans.
+    """
     stopping = False
 
     def stop(signum, _frame):
         nonlocal stopping
         stopping = True
 
+    # Handlers first: a SIGTERM that lands while children start must still stop them.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    children: list[subprocess.Popen] = []
     code = 0
     try:
+        for cmd in cmds:
+            if stopping:
+                break
+            children.append(subprocess.Popen(cmd, process_group=0))
         while not stopping:
             for child in children:
                 if child.poll() is not None:
@@ -70,9 +80,21 @@ def _supervise(cmds: list[list[str]]) -> int:
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+                pass
+        for child in children:
+            # Whatever is left in a child's group (stuck leader, or helpers it left) is killed.
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            child.wait()
     return code
+
+
+def _gunicorn_version() -> tuple[int, ...]:
+    import gunicorn
+
+    return tuple(gunicorn.version_info)
 
 
 def cmd_serve(args) -> int:
@@ -87,6 +109,10 @@ def cmd_serve(args) -> int:
         "--graceful-timeout", "10",
         "--access-logfile", "-",
     ]
+    if _gunicorn_version() >= (27,):
+        # Its control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl), which
+        # several servers on one machine would fight over; nothing of ours uses it.
+        web.append("--no-control-socket")
     cmds = [web]
     if not args.no_worker:
         cmds.append(_worker_cmd(beat=True, concurrency=2))

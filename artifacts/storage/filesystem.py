@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -35,10 +36,16 @@ class FilesystemStorage(BlobStorage):
         try:
             os.replace(local_path, dest)
         except OSError:
-            # Different file systems: copy beside the destination, then rename into place.
-            staging = dest.with_name(dest.name + ".partial")
-            shutil.copyfile(local_path, staging)
-            os.replace(staging, dest)
+            # Different file systems: copy beside the destination, then rename into place. The
+            # staging name is unique so concurrent commits of one digest never share a file.
+            fd, staging = tempfile.mkstemp(prefix=dest.name + ".", suffix=".partial", dir=dest.parent)
+            os.close(fd)
+            try:
+                shutil.copyfile(local_path, staging)
+                os.replace(staging, dest)
+            except BaseException:
+                os.unlink(staging)
+                raise
             os.unlink(local_path)
         os.chmod(dest, 0o644)
 
