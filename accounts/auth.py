@@ -40,10 +40,20 @@ def _token_user(raw: str):
     return token.user, token
 
 
-def _password_user(username: str, password: str):
+def find_user(username: str):
+    """The user a login name means: usernames are unique regardless of case, so match without it."""
+    if not username:
+        return None
     User = get_user_model()
-    user = User.objects.filter(username__iexact=username).first() if username else None
+    # An exact match wins in case rows that differ only in case predate the case-insensitive rule.
+    return User.objects.filter(username=username).first() or User.objects.filter(username__iexact=username).first()
+
+
+def _password_user(username: str, password: str):
+    user = find_user(username)
     if user is None or not user.is_active or not user.has_usable_password():
+        # Hash anyway so a wrong username costs as long as a wrong password (no user enumeration by timing).
+        get_user_model()().set_password(password)
         return None
     fingerprint = hashlib.sha256(f"{user.pk}\0{password}\0{user.password}".encode()).hexdigest()
     cache_key = f"pwok:{fingerprint}"
@@ -62,16 +72,21 @@ def check_credentials(username: str, secret: str):
         # Any username is accepted with a token (twine's __token__, npm, docker); the token decides.
         if user is not None:
             return user, token
-        return None, None
+        # Not a live token: it may still be a password that happens to start like one.
     user = _password_user(username, secret)
     return (user, None) if user else (None, None)
 
 
 def parse_basic(header: str) -> tuple[str, str] | None:
     try:
-        decoded = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True).decode("utf-8")
-    except (IndexError, binascii.Error, UnicodeDecodeError):
+        raw = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True)
+    except (IndexError, binascii.Error):
         return None
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # RFC 7617: without a charset parameter some clients (curl on old systems) send Latin-1.
+        decoded = raw.decode("latin-1")
     if ":" not in decoded:
         return None
     username, _, password = decoded.partition(":")
