@@ -109,6 +109,7 @@ PACKYARD_UPLOAD_SESSION_TTL_SECONDS = 24 * 3600
 PACKYARD_UPSTREAM_TIMEOUT = 30
 
 REST_FRAMEWORK = {
+    # Basic/Bearer like every client URL, and the console's session login (accounts.drf).
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.drf.PackyardAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
