@@ -14,10 +14,12 @@ from .base import FormatPlugin, HttpError
 @csrf_exempt
 def dispatch(request, name: str, path: str = "") -> HttpResponse:
     repository = Repository.objects.filter(name=name).first()
-    plugin = registry.get(repository.format) if repository is not None else None
+    if repository is None:
+        return FormatPlugin().error(request, 404, f"repository {name!r} not found")
+    plugin = registry.get(repository.format)
     if plugin is None:
-        plugin = FormatPlugin()
-        return plugin.error(request, 404, f"repository {name!r} not found")
+        return FormatPlugin().error(
+            request, 400, f"repository {name!r} is a {repository.format} repository, which this server does not serve yet")
     try:
         try:
             request.packyard_user, request.packyard_token = authenticate(request)
