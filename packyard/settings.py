@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "accounts",
     "formats",
     "formats.pypi",
+    "formats.npm",
+    "formats.maven",
     "frontend",
 ]
 

@@ -1,0 +1,1 @@
+"""The Maven format: deploy, resolve and proxy with server-generated maven-metadata.xml."""
