@@ -1,12 +1,13 @@
 """Validation of a repository's per-format settings block, e.g. {"maven": {"version_policy": "release"}}.
 
 A registered format plugin owns its block (FormatPlugin.validate_settings). Until a format's plugin
-exists, the settings CONTRACT.md already fixes are checked from the small table below, so the API
+checks its own block, the settings CONTRACT.md already fixes are checked from the small table below, so the API
 accepts them from day one and the plugin later finds them stored in the same shape.
 """
 from __future__ import annotations
 
 from formats import registry
+from formats.base import FormatPlugin
 
 # format -> setting -> (allowed values, or the type bool; default)
 KNOWN: dict[str, dict[str, tuple]] = {
@@ -20,7 +21,7 @@ def validate_format_settings(fmt: str, kind: str, block: dict) -> dict:
     if not isinstance(block, dict):
         raise ValueError(f"{fmt} settings must be an object")
     plugin = registry.get(fmt)
-    if plugin is not None:
+    if plugin is not None and type(plugin).validate_settings is not FormatPlugin.validate_settings:
         return plugin.validate_settings(kind, block)
     table = KNOWN.get(fmt, {})
     unknown = sorted(set(block) - set(table))
