@@ -1,6 +1,7 @@
 """Start nginx (Debian's package) over a folder on a free 127.0.0.1 port, as a reference server."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -12,6 +13,7 @@ import requests
 from tests.servers import free_port
 
 CONF = """
+{user}
 daemon off;
 worker_processes 2;
 pid {run}/nginx.pid;
@@ -45,7 +47,9 @@ class Nginx:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         conf = self.run_dir / "nginx.conf"
-        conf.write_text(CONF.format(run=self.run_dir, port=self.port, root=Path(root).resolve()))
+        # As root, nginx's workers would drop to `nobody` and could not read our private temp folders.
+        user = "user root;" if os.geteuid() == 0 else ""
+        conf.write_text(CONF.format(user=user, run=self.run_dir, port=self.port, root=Path(root).resolve()))
         self.process = subprocess.Popen([binary, "-c", str(conf), "-p", str(self.run_dir)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):

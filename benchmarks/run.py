@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import requests
@@ -45,7 +46,9 @@ def upload(server: PackyardServer, repo: str, path: Path, name: str, version: st
            "-F", f"name={name}", "-F", f"version={version}", "-F", "filetype=bdist_wheel", "-F", "pyversion=py3",
            "-F", f"sha256_digest={digest.hexdigest()}", "-F", f"content=@{path};type=application/octet-stream",
            f"{server.url}/repository/{repo}/"]
-    subprocess.run(cmd, check=True, capture_output=True)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"upload of {path.name} failed: {done.stderr}")
 
 
 def process_tree(pid: int) -> list[int]:
@@ -87,9 +90,14 @@ def bench_download(server: PackyardServer, work: Path, size: int, runs: int) -> 
     folder.mkdir()
     big = folder / "bigfile-1.0-py3-none-any.whl"
     block = os.urandom(MIB)
-    with open(big, "wb") as fh:
-        for _ in range(size // MIB):
-            fh.write(block)
+    # A real wheel (the upload checks its METADATA) whose payload is stored uncompressed.
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("bigfile-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: bigfile\nVersion: 1.0\n\n")
+        zf.writestr("bigfile-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n\n")
+        with zf.open("bigfile/payload.bin", "w", force_zip64=True) as payload:
+            for _ in range(size // MIB):
+                payload.write(block)
+    size = big.stat().st_size
     server.create_repo("bench-files", "pypi", anonymous_read=True)
     upload(server, "bench-files", big, "bigfile", "1.0")
     nginx = Nginx(folder)
@@ -116,7 +124,7 @@ def bench_download(server: PackyardServer, work: Path, size: int, runs: int) -> 
         big.unlink()
     p, n = min(p_times), min(n_times)
     return {
-        "size_mib": size // MIB, "packyard_s": p, "nginx_s": n,
+        "size_mib": round(size / MIB), "packyard_s": p, "nginx_s": n,
         "packyard_mib_s": size / MIB / p, "nginx_mib_s": size / MIB / n, "throughput_ratio": n / p,
         "web_rss_before_mib": rss_before / 1024, "web_rss_peak_mib": peak[0] / 1024,
     }
