@@ -1,6 +1,8 @@
 """End to end: the real twine and pip against `packyard serve`, through local, remote and virtual repositories."""
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -144,3 +146,25 @@ def test_remote_and_virtual_with_real_pip(site, dists, upstream):
         result = venv.pip_install(url, "gamma")
         assert result.returncode == 0, result.stdout + result.stderr
         assert venv.run("import gamma; print(gamma.VERSION)") == "1.0"
+
+
+def test_remote_metadata_refreshed_in_background_by_the_worker(site, tmp_path):
+    """Past its TTL a remote's page is served at once from the cache while the Celery worker refreshes it."""
+    root = tmp_path / "swr-upstream"
+    write_simple_index(root, [make_wheel(tmp_path / "w", "swrpkg", "1.0")])
+    upstream = StaticServer(root)
+    try:
+        site.create_repo("e2e-swr", "pypi", "remote", upstream_url=upstream.url + "/simple/", metadata_ttl=1,
+                         anonymous_read=True)
+        page = f"{site.url}/repository/e2e-swr/simple/swrpkg/"
+        assert "swrpkg-1.0-" in requests.get(page).text
+        write_simple_index(root, [make_wheel(tmp_path / "w", "swrpkg", "1.0"), make_wheel(tmp_path / "w", "swrpkg", "2.0")])
+        time.sleep(1.5)
+        stale = requests.get(page)
+        assert stale.status_code == 200 and "swrpkg-2.0-" not in stale.text  # answered from the cache
+        deadline = time.monotonic() + 30
+        while "swrpkg-2.0-" not in requests.get(page).text:
+            assert time.monotonic() < deadline, "the worker never refreshed the page:\n" + site.log()[-3000:]
+            time.sleep(0.5)
+    finally:
+        upstream.stop()
