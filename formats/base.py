@@ -16,8 +16,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from artifacts.ingest import DigestMismatch, IngestError, Staged, TooLarge, read_blob, stage, stage_bytes, stage_chunks  # noqa: F401
+from artifacts.ingest import DigestMismatch, IngestError, Staged, TooLarge, open_blob, read_blob, stage, stage_bytes, stage_chunks  # noqa: F401
 from artifacts.serve import etag_matches, serve_blob  # noqa: F401
+from accounts.auth import check_credentials  # noqa: F401  (npm login)
+from accounts.models import ApiToken, hash_token  # noqa: F401
 from repositories import audit  # noqa: F401
 from repositories.models import Asset, Repository  # noqa: F401
 from repositories.names import InvalidName, check_path  # noqa: F401

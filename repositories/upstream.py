@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from artifacts.ingest import CHUNK, IngestError, stage_chunks
+from artifacts.ingest import CHUNK, DEFAULT_ALGORITHMS, IngestError, stage_chunks
 from artifacts.locks import named_lock
 from artifacts.models import Blob
 
@@ -187,8 +187,10 @@ def fetch_file(repository: Repository, path: str, url: str, expected: dict | Non
                 raise UpstreamMissing(path)
             if response.status_code != 200:
                 raise UpstreamUnavailable(f"upstream answered {response.status_code}")
+            # Hash with whatever the caller verifies against too (npm's integrity is sha512).
+            algorithms = tuple(DEFAULT_ALGORITHMS) + tuple(k for k in (expected or {}) if k not in DEFAULT_ALGORITHMS)
             try:
-                staged = stage_chunks(response.iter_content(CHUNK))
+                staged = stage_chunks(response.iter_content(CHUNK), algorithms=algorithms)
             except requests.RequestException as exc:
                 raise UpstreamUnavailable(f"upstream transfer failed: {exc}") from exc
             with staged:
