@@ -44,3 +44,40 @@ def deploy_target(repository: Repository) -> Repository | None:
         target = repository.deploy_to
         return target if target.kind == "local" else None
     return None
+
+
+def first_holding(repository: Repository, path: str, fetch=None, skip_remotes: bool = False):
+    """The Asset at `path` from the first member (in order) that keeps it or, being remote, fetches it.
+
+    `fetch(member)` is called for remote members that do not keep the file yet; it returns the
+    fetched Asset or None (the upstream does not list it) and may raise UpstreamMissing or
+    UpstreamUnavailable. `skip_remotes` is the dependency-confusion guard. Returns None when no
+    member has the file; raises UpstreamUnavailable naming the failed members when none had it
+    and some upstream could not be asked (a client must see 5xx then, never 404).
+    """
+    from .models import Asset
+    from .upstream import UpstreamMissing, UpstreamUnavailable
+
+    repos = members(repository)
+    kept = {a.repository_id: a for a in Asset.objects.filter(repository__in=repos, path=path).select_related("blob")}
+    unavailable = []
+    for member in repos:
+        if member.kind == "remote" and skip_remotes:
+            continue
+        asset = kept.get(member.pk)
+        if asset is not None:
+            return asset
+        if member.kind != "remote" or fetch is None:
+            continue
+        try:
+            asset = fetch(member)
+        except UpstreamMissing:
+            continue
+        except UpstreamUnavailable as exc:
+            unavailable.append(f"{member.name}: {exc}")
+            continue
+        if asset is not None:
+            return asset
+    if unavailable:
+        raise UpstreamUnavailable("upstream unavailable (" + "; ".join(unavailable) + ")")
+    return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 
 from formats.base import (
-    Asset, DigestMismatch, HttpError, UpstreamMissing, UpstreamUnavailable, fetch_file, members, require, serve_blob,
+    DigestMismatch, HttpError, UpstreamUnavailable, fetch_file, first_holding, members, require, serve_blob,
 )
 
 from . import names, packument, remote
@@ -25,30 +25,15 @@ def download(request, repository, name: str, filename: str) -> HttpResponse:
         raise HttpError(400, f"invalid file name {filename!r}")
     path = f"{name}/-/{filename}"
     repos = members(repository)
-    kept = {a.repository_id: a for a in Asset.objects.filter(repository__in=repos, path=path).select_related("blob")}
     guarded = repository.kind == "virtual" and packument.guard_enabled(repository) and packument.local_claims(
         [m for m in repos if m.kind == "local"], name)
-    unavailable = []
-    for member in repos:
-        if member.kind == "remote" and guarded:
-            continue
-        asset = kept.get(member.pk)
-        if asset is not None:
-            return serve_blob(request, asset.blob, content_type=CONTENT_TYPE, filename=filename)
-        if member.kind != "remote":
-            continue
-        try:
-            asset = _fetch(member, name, filename, path)
-        except UpstreamMissing:
-            continue
-        except UpstreamUnavailable as exc:
-            unavailable.append(f"{member.name}: {exc}")
-            continue
-        if asset is not None:
-            return serve_blob(request, asset.blob, content_type=CONTENT_TYPE, filename=filename)
-    if unavailable:
-        raise HttpError(502, "upstream unavailable (" + "; ".join(unavailable) + ")")
-    raise HttpError(404, f"{filename} not found in repository {repository.name}")
+    try:
+        asset = first_holding(repository, path, lambda member: _fetch(member, name, filename, path), skip_remotes=guarded)
+    except UpstreamUnavailable as exc:
+        raise HttpError(502, str(exc)) from None
+    if asset is None:
+        raise HttpError(404, f"{filename} not found in repository {repository.name}")
+    return serve_blob(request, asset.blob, content_type=CONTENT_TYPE, filename=filename)
 
 
 def _fetch(member, name: str, filename: str, path: str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 
 from formats.base import (
-    Asset, DigestMismatch, HttpError, UpstreamMissing, UpstreamUnavailable, fetch_file, members, require, serve_blob,
+    Asset, DigestMismatch, HttpError, UpstreamUnavailable, fetch_file, first_holding, members, require, serve_blob,
 )
 
 from . import index, metadata as md, remote
@@ -24,31 +24,20 @@ def download(request, repository, project: str, filename: str) -> HttpResponse:
         raise HttpError(404, "not found")
     path = f"files/{project}/{filename}"
     repos = members(repository)
-    kept = Asset.objects.filter(repository__in=repos, path=path).select_related("blob")
-    kept_by_repo = {a.repository_id: a for a in kept}
     guarded = repository.kind == "virtual" and index.guard_enabled(repository) and Asset.objects.filter(
         repository__in=[m for m in repos if m.kind == "local"], package=project).exists()
-    unavailable = []
-    for member in repos:
-        if member.kind == "remote" and guarded:
-            continue
-        asset = kept_by_repo.get(member.pk)
-        if asset is not None:
-            return _serve(request, asset)
-        if member.kind != "remote" or filename.endswith(".metadata"):
-            continue
-        try:
-            asset = _fetch(member, project, filename, path)
-        except UpstreamMissing:
-            continue
-        except UpstreamUnavailable as exc:
-            unavailable.append(f"{member.name}: {exc}")
-            continue
-        if asset is not None:
-            return _serve(request, asset)
-    if unavailable:
-        raise HttpError(502, "upstream unavailable (" + "; ".join(unavailable) + ")")
-    raise HttpError(404, f"{filename} not found in repository {repository.name}")
+
+    def fetch(member):
+        # Core-metadata files of remote projects are never advertised, so never fetched.
+        return None if filename.endswith(".metadata") else _fetch(member, project, filename, path)
+
+    try:
+        asset = first_holding(repository, path, fetch, skip_remotes=guarded)
+    except UpstreamUnavailable as exc:
+        raise HttpError(502, str(exc)) from None
+    if asset is None:
+        raise HttpError(404, f"{filename} not found in repository {repository.name}")
+    return _serve(request, asset)
 
 
 def _serve(request, asset) -> HttpResponse:
