@@ -78,7 +78,10 @@ class PackyardServer:
         self.admin = ("admin", ADMIN_PASSWORD)
         self._dbname = f"packyard_t_{uuid.uuid4().hex[:12]}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PACKYARD_")}
-        env.update({"PACKYARD_HOME": str(self.home), "PACKYARD_ADMIN_PASSWORD": ADMIN_PASSWORD})
+        env.update({"PACKYARD_HOME": str(self.home), "PACKYARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
+                    # One session server takes every test's deliberate wrong passwords from 127.0.0.1;
+                    # tests of throttling itself pass their own thresholds in extra_env.
+                    "PACKYARD_LOGIN_MAX_FAILURES": "100000", "PACKYARD_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000"})
         db_url = _postgres_url_for(self._dbname)
         self._uses_postgres = db_url is not None
         if db_url:
@@ -149,7 +152,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 class StaticServer:
     """A plain HTTP server over a folder on 127.0.0.1 (an upstream for remote repositories)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, delay: float = 0.0):
         self.folder = Path(folder)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -159,6 +162,8 @@ class StaticServer:
         class Handler(_QuietHandler):
             def do_GET(self):
                 hits.append(self.path)
+                if delay:
+                    time.sleep(delay)  # a slow upstream, so concurrent misses overlap
                 super().do_GET()
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), functools.partial(Handler, directory=str(self.folder)))

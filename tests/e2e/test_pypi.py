@@ -1,6 +1,7 @@
 """End to end: the real twine and pip against `packyard serve`, through local, remote and virtual repositories."""
 from __future__ import annotations
 
+import concurrent.futures
 import time
 
 import pytest
@@ -166,5 +167,27 @@ def test_remote_metadata_refreshed_in_background_by_the_worker(site, tmp_path):
         while "swrpkg-2.0-" not in requests.get(page).text:
             assert time.monotonic() < deadline, "the worker never refreshed the page:\n" + site.log()[-3000:]
             time.sleep(0.5)
+    finally:
+        upstream.stop()
+
+
+def test_concurrent_misses_fetch_once_from_the_upstream(site, tmp_path):
+    """Many clients missing the same page and file at once, across gunicorn processes: one upstream fetch each."""
+    root = tmp_path / "slow-upstream"
+    wheel = make_wheel(tmp_path / "w", "crowdpkg", "1.0", payload_bytes=200_000)
+    write_simple_index(root, [wheel])
+    upstream = StaticServer(root, delay=0.5)
+    try:
+        site.create_repo("e2e-crowd", "pypi", "remote", upstream_url=upstream.url + "/simple/", metadata_ttl=3600,
+                         anonymous_read=True)
+        base = f"{site.url}/repository/e2e-crowd/"
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            pages = list(pool.map(lambda _: requests.get(base + "simple/crowdpkg/"), range(12)))
+        assert all(p.status_code == 200 for p in pages), [p.status_code for p in pages]
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            files = list(pool.map(lambda _: requests.get(base + f"files/crowdpkg/{wheel.name}"), range(12)))
+        assert all(f.status_code == 200 and f.content == wheel.read_bytes() for f in files)
+        assert upstream.hits.count("/simple/crowdpkg/") == 1, upstream.hits
+        assert upstream.hits.count(f"/files/{wheel.name}") == 1, upstream.hits
     finally:
         upstream.stop()
