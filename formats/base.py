@@ -42,10 +42,6 @@ class Denied(HttpError):
     pass
 
 
-def user_of(request: HttpRequest):
-    return request.packyard_user
-
-
 def require(request: HttpRequest, action: str, repository: Repository) -> None:
     """Raise Denied unless the caller may do `action` on `repository` (the one permission check)."""
     user = request.packyard_user
