@@ -5,6 +5,8 @@ Who may do what:
   the last active superuser cannot delete, demote or deactivate itself.
 - teams: any authenticated user reads; superusers write.
 - tokens: each user lists, issues and revokes their own; superusers any user's (?user=NAME).
+  A caller using a scoped token (accounts.models.ApiToken.is_unrestricted false) issues no tokens
+  and is no superuser here.
 Every successful write, and every write refused for lack of rights, leaves an audit event.
 """
 from __future__ import annotations
@@ -30,8 +32,14 @@ def _deny(request, action: str, message: str, **detail):
     raise exceptions.PermissionDenied(message)
 
 
+def _restricted_token(request) -> bool:
+    """True when the caller acts through a token whose scopes narrow what its owner may do."""
+    return isinstance(request.auth, ApiToken) and not request.auth.is_unrestricted()
+
+
 def _is_superuser(request) -> bool:
-    return bool(request.user and request.user.is_superuser)
+    # A scoped token of a superuser is scoped: it does not carry the owner's power over accounts.
+    return bool(request.user and request.user.is_superuser) and not _restricted_token(request)
 
 
 def _save(serializer, what: str):
@@ -71,7 +79,8 @@ class UserList(generics.ListCreateAPIView):
 
     def perform_create(self, serializer):
         user = _save(serializer, "a user with this username")
-        audit.record(self.request, "user.create", target=user.username, is_admin=user.is_superuser)
+        audit.record(self.request, "user.create", target=user.username, is_admin=user.is_superuser,
+                     service_account=hasattr(user, "service_account"))
 
 
 class UserDetail(generics.RetrieveUpdateDestroyAPIView):
@@ -83,7 +92,7 @@ class UserDetail(generics.RetrieveUpdateDestroyAPIView):
     def get_object(self):
         name = self.kwargs["username"]
         caller = self.request.user
-        if not caller.is_superuser and name.lower() != caller.get_username().lower():
+        if not _is_superuser(self.request) and name.lower() != caller.get_username().lower():
             # Checked before the lookup so a 403/404 difference does not reveal who exists.
             if self.request.method in ("PATCH", "DELETE"):
                 _deny(self.request, f"user.{'update' if self.request.method == 'PATCH' else 'delete'}",
@@ -97,6 +106,8 @@ class UserDetail(generics.RetrieveUpdateDestroyAPIView):
     def perform_update(self, serializer):
         user = serializer.instance
         data = serializer.validated_data
+        if _restricted_token(self.request):
+            _deny(self.request, "user.update", "a scoped token cannot change accounts", target=user.username)
         if not _is_superuser(self.request):
             changing = [f for f in ("is_superuser", "is_active") if f in data and data[f] != getattr(user, f)]
             if changing:
@@ -207,10 +218,16 @@ class TokenList(generics.ListCreateAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         owner = serializer.validated_data.get("user") or request.user
+        if _restricted_token(request):
+            # Otherwise a narrow token could mint itself a wide one.
+            _deny(request, "token.create", "a scoped token cannot issue tokens", target=owner.username)
         if owner.pk != request.user.pk and not _is_superuser(request):
             _deny(request, "token.create", "only superusers issue tokens for other users", target=owner.username)
-        token, raw = ApiToken.issue(owner, serializer.validated_data["name"], serializer.validated_data.get("expires_at"))
-        audit.record(request, "token.create", target=owner.username, token_id=token.pk, name=token.name)
+        data = serializer.validated_data
+        token, raw = ApiToken.issue(owner, data["name"], data.get("expires_at"),
+                                    repositories=data.get("repositories"), role=data.get("role", "manage"))
+        audit.record(request, "token.create", target=owner.username, token_id=token.pk, name=token.name,
+                     repositories=token.repositories, role=token.role)
         body = NewTokenSerializer(token).data
         body["token"] = raw
         return Response(body, status=status.HTTP_201_CREATED)

@@ -1,9 +1,16 @@
 """Turn a request's Authorization header into a user: Basic (password or token) or Bearer token.
 
 `authenticate(request)` returns (user, token) where user may be AnonymousUser; bad credentials
-raise AuthenticationFailed, which every client protocol renders as its own 401. A verified
-password is remembered for a minute (keyed by a hash of the credentials and the stored password
-hash) so a pip install with a password does not pay PBKDF2 on each of its requests.
+raise AuthenticationFailed, which every client protocol renders as its own 401 (its subclasses
+LoginThrottled and DirectoryUnavailable carry 429 and 503, accounts.errors).
+
+A password login (`password_login`) checks, in order: the throttle (accounts.throttle), a local
+account with a usable password (never the directory for it, so local accounts stay fast when the
+directory is down), then the LDAP directory (accounts.ldap) for anyone else but service accounts.
+A verified local password is remembered for a minute (keyed by a hash of the credentials and the
+stored password hash) so a pip install with a password does not pay PBKDF2 on each of its requests.
+Every authenticated use of a directory user, API tokens included, refreshes their groups once
+they are older than PACKYARD_LDAP_CACHE_SECONDS (accounts.ldap.refresh_if_stale).
 """
 from __future__ import annotations
 
@@ -16,13 +23,12 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.utils import timezone
 
-from .models import TOKEN_PREFIX, ApiToken, hash_token
+from . import ldap as directory
+from . import throttle
+from .errors import AuthenticationFailed, DirectoryUnavailable, LoginThrottled  # noqa: F401  (re-exported)
+from .models import TOKEN_PREFIX, ApiToken, ServiceAccount, hash_token
 
 PASSWORD_CACHE_SECONDS = 60
-
-
-class AuthenticationFailed(Exception):
-    pass
 
 
 def client_address(request) -> str:
@@ -33,6 +39,8 @@ def _token_user(raw: str):
     token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
     if token is None or token.is_expired() or not token.user.is_active:
         return None, None
+    if not directory.refresh_if_stale(token.user):
+        return None, None  # the owner left the directory: their tokens go with them
     now = timezone.now()
     if token.last_used is None or (now - token.last_used).total_seconds() > 30:
         ApiToken.objects.filter(pk=token.pk).update(last_used=now)
@@ -42,17 +50,26 @@ def _token_user(raw: str):
 
 def find_user(username: str):
     """The user a login name means: usernames are unique regardless of case, so match without it."""
-    if not username:
-        return None
+    if not username or "\x00" in username:
+        return None  # no username holds NUL, and PostgreSQL refuses it in a query
     User = get_user_model()
     # An exact match wins in case rows that differ only in case predate the case-insensitive rule.
     return User.objects.filter(username=username).first() or User.objects.filter(username__iexact=username).first()
 
 
+def is_service_account(user) -> bool:
+    return user is not None and ServiceAccount.objects.filter(user_id=user.pk).exists()
+
+
 def _password_user(username: str, password: str):
     user = find_user(username)
-    if user is None or not user.is_active or not user.has_usable_password():
+    if user is None or not user.has_usable_password():
+        if directory.enabled() and not is_service_account(user):
+            return directory.login(username, password)
         # Hash anyway so a wrong username costs as long as a wrong password (no user enumeration by timing).
+        get_user_model()().set_password(password)
+        return None
+    if not user.is_active:
         get_user_model()().set_password(password)
         return None
     fingerprint = hashlib.sha256(f"{user.pk}\0{password}\0{user.password}".encode()).hexdigest()
@@ -65,15 +82,43 @@ def _password_user(username: str, password: str):
     return None
 
 
-def check_credentials(username: str, secret: str):
-    """(user, token) for a username with a password or API token; (None, None) when wrong."""
+def password_login(username: str, password: str, request=None):
+    """The user a username and password log in, or None; throttled when `request` tells the address.
+
+    Raises LoginThrottled (429) while the (username, address) pair or the address is locked out, and
+    DirectoryUnavailable (503) when the directory user cannot be checked.
+    """
+    address = client_address(request) if request is not None else None
+    if address is not None:
+        wait = throttle.locked_for(username, address)
+        if wait:
+            _audit(request, "login", outcome="throttled", actor=username, reason="too many failed logins",
+                   retry_after=wait)
+            raise LoginThrottled(wait)
+    user = _password_user(username, password)
+    if address is not None:
+        if user is None:
+            started = throttle.failed(username, address)
+            if started:
+                _audit(request, "login.lockout", outcome="denied", actor=username, seconds=started)
+        else:
+            throttle.succeeded(username, address)
+    return user
+
+
+def check_credentials(username: str, secret: str, request=None):
+    """(user, token) for a username with a password or API token; (None, None) when wrong.
+
+    Pass the request so password failures count towards throttling (then LoginThrottled may be
+    raised); DirectoryUnavailable may be raised either way. Both are AuthenticationFailed.
+    """
     if secret.startswith(TOKEN_PREFIX):
         user, token = _token_user(secret)
         # Any username is accepted with a token (twine's __token__, npm, docker); the token decides.
         if user is not None:
             return user, token
         # Not a live token: it may still be a password that happens to start like one.
-    user = _password_user(username, secret)
+    user = password_login(username, secret, request=request)
     return (user, None) if user else (None, None)
 
 
@@ -106,7 +151,11 @@ def authenticate(request):
         parsed = parse_basic(header)
         if parsed is None:
             _failed(request, "", "malformed basic credentials")
-        user, token = check_credentials(*parsed)
+        try:
+            user, token = check_credentials(*parsed, request=request)
+        except DirectoryUnavailable as exc:
+            _audit(request, "login", outcome="error", actor=parsed[0], reason=str(exc))
+            raise
         if user is None:
             _failed(request, parsed[0], "invalid credentials")
         result = (user, token)
@@ -122,10 +171,17 @@ def authenticate(request):
     return result
 
 
-def _failed(request, username: str, reason: str):
+def _audit(request, action: str, **detail):
     from repositories import audit
 
-    audit.record(request, "login", outcome="denied", actor=username, reason=reason)
+    if "actor" in detail:
+        # A login name is whatever the client sent; NUL cannot be stored (PostgreSQL), so show it escaped.
+        detail["actor"] = detail["actor"].replace("\x00", "\\x00")
+    audit.record(request, action, **detail)
+
+
+def _failed(request, username: str, reason: str):
+    _audit(request, "login", outcome="denied", actor=username, reason=reason)
     raise AuthenticationFailed(reason)
 
 

@@ -1,12 +1,22 @@
 """DRF authentication class: the same credentials as every client URL (accounts.auth), plus the console session.
 
-Its OpenAPI description (a drf-spectacular extension) lives in repositories.api.schema.
+Failed logins answer 401 with a Basic challenge; throttled ones 429 with Retry-After; a directory
+that is down 503 (accounts.errors). Its OpenAPI description (a drf-spectacular extension) lives in
+repositories.api.schema.
 """
 from __future__ import annotations
 
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, status
 
-from .auth import AuthenticationFailed, authenticate
+from . import ldap as directory
+from .auth import AuthenticationFailed, DirectoryUnavailable, LoginThrottled, authenticate
+
+
+class DirectoryDown(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "directory_unavailable"
+    default_detail = "the LDAP directory is unavailable"
+    wait = 10  # DRF's handler turns this into Retry-After
 
 
 class PackyardAuthentication(authentication.SessionAuthentication):
@@ -14,13 +24,20 @@ class PackyardAuthentication(authentication.SessionAuthentication):
 
     def authenticate(self, request):
         django_request = request._request
-        if not django_request.headers.get("Authorization"):
-            result = super().authenticate(request)
-        else:
-            try:
+        try:
+            if not django_request.headers.get("Authorization"):
+                result = super().authenticate(request)
+                # A session outlives the login that made it; a directory user's groups still expire.
+                if result is not None and not directory.refresh_if_stale(result[0]):
+                    raise AuthenticationFailed("the directory no longer knows this user")
+            else:
                 result = authenticate(django_request)
-            except AuthenticationFailed as exc:
-                raise exceptions.AuthenticationFailed(str(exc)) from None
+        except LoginThrottled as exc:
+            raise exceptions.Throttled(wait=exc.retry_after, detail=str(exc)) from None
+        except DirectoryUnavailable as exc:
+            raise DirectoryDown(str(exc)) from None
+        except AuthenticationFailed as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from None
         if result is not None:
             # audit.record and format helpers read the caller from here, whichever request object they get.
             django_request.packyard_user, django_request.packyard_token = result
@@ -29,4 +46,3 @@ class PackyardAuthentication(authentication.SessionAuthentication):
     def authenticate_header(self, request):
         # A challenge makes DRF answer 401 (not 403) to anonymous callers, as clients expect.
         return 'Basic realm="packyard"'
-

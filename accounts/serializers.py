@@ -8,8 +8,10 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework import serializers
 
-from .auth import find_user
-from .models import ApiToken, Team
+from repositories.names import REPOSITORY_NAME
+
+from .auth import find_user, is_service_account
+from .models import ALL_REPOSITORIES, TOKEN_ROLES, ApiToken, ServiceAccount, Team
 
 User = get_user_model()
 
@@ -35,11 +37,36 @@ class UserSerializer(serializers.ModelSerializer):
                                         help_text="Superuser: holds every role on every repository and manages users and teams.")
     is_active = serializers.BooleanField(required=False, help_text="False: every login and token of the user is refused.")
     teams = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    service_account = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Set on create only: an account that never logs in with a password, only with API tokens.")
+    directory = serializers.SerializerMethodField(help_text="True for a user who logs in through LDAP.")
 
     class Meta:
         model = User
-        fields = ["username", "password", "email", "is_admin", "is_active", "teams", "date_joined"]
+        fields = ["username", "password", "email", "is_admin", "is_active", "service_account", "directory", "teams",
+                  "date_joined"]
         read_only_fields = ["date_joined"]
+
+    def get_directory(self, user) -> bool:
+        return hasattr(user, "directory_account")
+
+    def to_representation(self, user):
+        data = super().to_representation(user)
+        data["service_account"] = is_service_account(user)
+        return data
+
+    def validate(self, attrs):
+        service = attrs.get("service_account", False)
+        if self.instance is not None:
+            if "service_account" in self.initial_data and service != is_service_account(self.instance):
+                raise serializers.ValidationError({"service_account": "can only be chosen when the user is created"})
+            attrs.pop("service_account", None)
+            if "password" in attrs and is_service_account(self.instance):
+                raise serializers.ValidationError({"password": "a service account has no password; it uses API tokens"})
+        elif service and attrs.get("password"):
+            raise serializers.ValidationError({"password": "a service account has no password; it uses API tokens"})
+        return attrs
 
     def validate_username(self, value: str) -> str:
         if self.instance is not None:
@@ -58,12 +85,15 @@ class UserSerializer(serializers.ModelSerializer):
     def create(self, validated_data):
         password = validated_data.pop("password", None)
         is_admin = validated_data.pop("is_superuser", False)
+        service = validated_data.pop("service_account", False)
         user = User(**validated_data, is_superuser=is_admin, is_staff=is_admin)
         if password:
             user.set_password(password)
         else:
             user.set_unusable_password()
         user.save()
+        if service:
+            ServiceAccount.objects.create(user=user)
         return user
 
     def update(self, instance, validated_data):
@@ -157,10 +187,23 @@ class TokenSerializer(serializers.ModelSerializer):
     prefix = serializers.CharField(read_only=True, help_text="The secret's first characters, to tell tokens apart.")
     expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Absent or null: never expires.")
 
+    repositories = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, allow_empty=False,
+        help_text='Repository names the token may act on, or ["*"] (the default) for all.')
+    role = serializers.ChoiceField(
+        choices=TOKEN_ROLES, required=False, default="manage",
+        help_text="The highest role the token may use (read < deploy < delete < manage); the owner's roles still cap it.")
+
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "user", "prefix", "expires_at", "created", "last_used"]
+        fields = ["id", "name", "user", "prefix", "repositories", "role", "expires_at", "created", "last_used"]
         read_only_fields = ["id", "created", "last_used"]
+
+    def validate_repositories(self, value: list[str]) -> list[str]:
+        bad = [n for n in value if n != ALL_REPOSITORIES and not REPOSITORY_NAME.match(n)]
+        if bad:
+            raise serializers.ValidationError(f"not repository names: {', '.join(map(repr, bad))}")
+        return [ALL_REPOSITORIES] if ALL_REPOSITORIES in value else sorted(set(value))
 
     def validate_expires_at(self, value):
         if value is not None and value <= timezone.now():

@@ -23,9 +23,10 @@ def dispatch(request, name: str, path: str = "") -> HttpResponse:
     try:
         try:
             request.packyard_user, request.packyard_token = authenticate(request)
+            return plugin.handle(request, repository, path)
         except AuthenticationFailed as exc:
-            raise HttpError(401, f"authentication failed: {exc}", {"WWW-Authenticate": 'Basic realm="packyard"'}) from None
-        return plugin.handle(request, repository, path)
+            # 401, or 429 (throttled) / 503 (directory down), also when a plugin checks a login itself (npm login).
+            raise HttpError(exc.status, f"authentication failed: {exc}", exc.headers) from None
     except HttpError as exc:
         return plugin.error(request, exc.status, exc.message, exc.headers)
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import dj_database_url
 
+from packyard import auth_settings as _auth_settings
 from packyard import config as _config
 
 CONFIG = _config.load()
@@ -109,6 +110,11 @@ PACKYARD_ADMIN_PASSWORD = CONFIG.admin_password
 PACKYARD_GC_GRACE_SECONDS = 3600
 PACKYARD_UPLOAD_SESSION_TTL_SECONDS = 24 * 3600
 PACKYARD_UPSTREAM_TIMEOUT = 30
+
+# Logins: LDAP (PACKYARD_LDAP_*) and throttling (PACKYARD_LOGIN_*); see packyard.auth_settings, docs/ldap.md.
+globals().update(_auth_settings.from_env())
+# Console logins go through accounts.auth too: local accounts first, then the directory, throttled.
+AUTHENTICATION_BACKENDS = ["accounts.backends.PackyardBackend"]
 
 REST_FRAMEWORK = {
     # Basic/Bearer like every client URL, and the console's session login (accounts.drf).

@@ -1,8 +1,9 @@
-"""Shared fixtures: a running `packyard serve` and static upstream servers (see tests/servers.py)."""
+"""Shared fixtures: a running `packyard serve`, static upstream servers (tests/servers.py), OpenLDAP (tests/ldap_server.py)."""
 from __future__ import annotations
 
 import pytest
 
+from .ldap_server import LdapServer
 from .servers import PackyardServer, StaticServer
 
 
@@ -26,3 +27,11 @@ def static_server():
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def slapd():
+    """One real OpenLDAP server for the session; tests that change the directory put it back."""
+    server = LdapServer()
+    yield server
+    server.stop()

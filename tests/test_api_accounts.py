@@ -298,7 +298,8 @@ def test_issue_token_shows_secret_once(alice, alice_user):
     assert body["token"] not in listed.content.decode() and "token" not in listed.json()["results"][0]
     assert_no_secrets(listed)
     event = events("token.create").get()
-    assert event.actor == "alice" and event.detail == {"target": "alice", "token_id": body["id"], "name": "laptop"}
+    assert event.actor == "alice" and event.detail == {"target": "alice", "token_id": body["id"], "name": "laptop",
+                                               "repositories": ["*"], "role": "manage"}
     # The new secret works, and its use shows up in last_used.
     assert client_for("alice", body["token"]).get("/api/v1/users/me/").status_code == 200
     assert alice.get(f"/api/v1/tokens/{body['id']}/").json()["last_used"] is not None

@@ -55,5 +55,7 @@ def repository_for(request, name: str, action: str = "read", audit_action: str |
 
 
 def require_superuser(request, audit_action: str | None = None) -> None:
-    if not (request.user.is_authenticated and request.user.is_superuser):
+    token = token_of(request)
+    # A superuser's scoped token is scoped: it does not carry the owner's administration rights.
+    if not (request.user.is_authenticated and request.user.is_superuser) or (token and not token.is_unrestricted()):
         deny(request, "only administrators may do this", audit_action=audit_action)

@@ -49,7 +49,7 @@ class Search(generics.GenericAPIView):
         OpenApiParameter("format", str, enum=[f for f, _ in Repository.FORMATS]),
     ])
     def get(self, request):
-        repos = readable(request.user, Repository.objects.exclude(kind="virtual"))
+        repos = readable(request.user, Repository.objects.exclude(kind="virtual"), token=access.token_of(request))
         assets = Asset.objects.filter(repository__in=repos.values("pk")).exclude(package="")
         if request.query_params.get("q"):
             assets = assets.filter(package__icontains=request.query_params["q"])

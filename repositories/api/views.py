@@ -31,7 +31,7 @@ class RepositoryList(generics.ListCreateAPIView):
     permission_classes = [permissions.AllowAny]  # reading is filtered by permissions.readable
 
     def get_queryset(self):
-        qs = readable(self.request.user, Repository.objects.all())
+        qs = readable(self.request.user, Repository.objects.all(), token=access.token_of(self.request))
         for key in ("format", "kind"):
             if self.request.query_params.get(key):
                 qs = qs.filter(**{key: self.request.query_params[key]})
