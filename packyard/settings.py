@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "formats.pypi",
     "formats.npm",
     "formats.maven",
+    "formats.docker",
     "frontend",
 ]
 

@@ -4,6 +4,7 @@ from django.urls import include, path
 from repositories import health
 
 urlpatterns = [
+    path("v2/", include("formats.docker.urls")),  # Docker/OCI: before the catch-alls, no slash redirects
     path("", include("formats.urls")),
     path("api/v1/", include("repositories.api.urls")),
     path("health/live", health.live),

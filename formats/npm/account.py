@@ -26,7 +26,7 @@ def login(request, repository, raw_name: str) -> JsonResponse:
         raise HttpError(400, "send {name, password}")
     if doc["name"] != name:
         raise HttpError(400, f"the URL names {name!r} but the body names {doc['name']!r}")
-    user, _ = check_credentials(name, doc["password"])
+    user, _ = check_credentials(name, doc["password"], request=request)
     if user is None:
         audit.record(request, "login", repository=repository, outcome="denied", actor=name, reason="npm login")
         raise HttpError(401, "incorrect username or password", CHALLENGE)

@@ -1,0 +1,114 @@
+"""The storage rules of a Docker repository: blob links (Assets), manifests, tags, and cleanup.
+
+Layout, per Packyard repository:
+    Asset  <image>/blobs/sha256:<hex>     a layer or config linked into this image
+    Manifest(repository, image, digest)   exact bytes in Manifest.blob; ManifestReference rows
+    Tag(repository, image, name)          -> Manifest
+Deleting a manifest unlinks the blobs it referenced that no remaining manifest of the image
+references; the core GC then reclaims bytes no repository links any more.
+"""
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from formats.base import Asset, read_blob, stage_bytes
+
+from .models import Manifest, ManifestReference, Tag
+from .parse import IMAGE_CONFIG_TYPES, Parsed, image_config
+
+
+def blob_path(image: str, digest: str) -> str:
+    return f"{image}/blobs/{digest}"
+
+
+def find_blob(repository, image: str, digest: str) -> Asset | None:
+    return Asset.objects.select_related("blob").filter(repository=repository, path=blob_path(image, digest)).first()
+
+
+def link_blob(repository, image: str, blob, user: str = "") -> Asset:
+    asset, _ = Asset.objects.get_or_create(
+        repository=repository, path=blob_path(image, f"sha256:{blob.sha256}"),
+        defaults={"blob": blob, "package": image, "content_type": "application/octet-stream",
+                  "meta": {"kind": "docker-blob"}, "uploaded_by": user},
+    )
+    return asset
+
+
+def find_manifest(repository, image: str, reference: str) -> Manifest | None:
+    if ":" in reference:
+        return Manifest.objects.select_related("blob").filter(repository=repository, image=image, digest=reference).first()
+    tag = Tag.objects.select_related("manifest__blob").filter(repository=repository, image=image, name=reference).first()
+    return tag.manifest if tag else None
+
+
+def missing_references(repository, image: str, parsed: Parsed) -> tuple[list[str], list[str]]:
+    """(blobs, manifests) the manifest points at that this repository's image does not hold."""
+    paths = {blob_path(image, d) for d in parsed.blobs}
+    have = set(Asset.objects.filter(repository=repository, path__in=paths).values_list("path", flat=True))
+    blobs = [d for d in dict.fromkeys(parsed.blobs) if blob_path(image, d) not in have]
+    known = set(Manifest.objects.filter(repository=repository, image=image, digest__in=parsed.children)
+                .values_list("digest", flat=True))
+    return blobs, [d for d in dict.fromkeys(parsed.children) if d not in known]
+
+
+def save_manifest(repository, image: str, digest: str, data: bytes, parsed: Parsed, user: str = "") -> Manifest:
+    existing = Manifest.objects.select_related("blob").filter(repository=repository, image=image, digest=digest).first()
+    if existing is not None:
+        return existing
+    with stage_bytes(data) as staged:
+        blob = staged.commit()
+    platforms, created = parsed.platforms, ""
+    if parsed.config_media_type in IMAGE_CONFIG_TYPES:
+        config = find_blob(repository, image, parsed.config_digest)
+        if config is not None and config.blob.size <= 1024 * 1024:
+            platforms, created = image_config(read_blob(config.blob))
+    try:
+        with transaction.atomic():
+            manifest = Manifest.objects.create(
+                repository=repository, image=image, digest=digest, media_type=parsed.media_type, blob=blob,
+                size=len(data), subject_digest=parsed.subject, artifact_type=parsed.artifact_type[:255],
+                config_media_type=parsed.config_media_type[:255], annotations=parsed.annotations,
+                content_size=parsed.content_size, layer_count=parsed.layer_count, platforms=platforms,
+                image_created=created, pushed_by=user,
+            )
+            ManifestReference.objects.bulk_create(
+                [ManifestReference(manifest=manifest, digest=d, kind="blob") for d in dict.fromkeys(parsed.blobs)]
+                + [ManifestReference(manifest=manifest, digest=d, kind="manifest") for d in dict.fromkeys(parsed.children)]
+            )
+    except IntegrityError:  # the same manifest pushed concurrently: theirs is as good as ours
+        return Manifest.objects.select_related("blob").get(repository=repository, image=image, digest=digest)
+    return manifest
+
+
+def set_tag(repository, image: str, name: str, manifest: Manifest, fetched: bool = False) -> None:
+    now = timezone.now()
+    defaults = {"manifest": manifest, "updated": now}
+    if fetched:
+        defaults["fetched_at"] = now
+    for _ in range(2):
+        try:
+            Tag.objects.update_or_create(repository=repository, image=image, name=name, defaults=defaults)
+            return
+        except IntegrityError:  # two first pushes of one tag at once: the second becomes an update
+            continue
+
+
+def delete_manifest(repository, image: str, digest: str) -> bool:
+    manifest = Manifest.objects.filter(repository=repository, image=image, digest=digest).first()
+    if manifest is None:
+        return False
+    with transaction.atomic():
+        referenced = list(manifest.references.filter(kind="blob").values_list("digest", flat=True))
+        manifest.delete()  # tags and references go with it
+        still = set(ManifestReference.objects.filter(
+            manifest__repository=repository, manifest__image=image, digest__in=referenced, kind="blob",
+        ).values_list("digest", flat=True))
+        orphans = [blob_path(image, d) for d in referenced if d not in still]
+        Asset.objects.filter(repository=repository, path__in=orphans).delete()
+    return True
+
+
+def delete_tag(repository, image: str, name: str) -> bool:
+    deleted, _ = Tag.objects.filter(repository=repository, image=image, name=name).delete()
+    return bool(deleted)
