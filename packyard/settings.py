@@ -156,6 +156,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "gc": {"task": "artifacts.tasks.collect_garbage", "schedule": timedelta(hours=1)},
     "expire-uploads": {"task": "artifacts.tasks.expire_upload_sessions", "schedule": timedelta(minutes=15)},
+    "maven-snapshot-cleanup": {"task": "formats.maven.tasks.cleanup_snapshots", "schedule": timedelta(hours=1)},
 }
 
 LOGGING = {
