@@ -8,7 +8,8 @@ Steps, in order:
 3. the form: action, name, version, filetype; the file name must parse and agree with them;
 4. the file is staged in chunks (hashing while writing), sent digests are verified;
 5. a wheel's METADATA is extracted and stored as its own Asset (`<file>.metadata`);
-6. same file name already stored: identical bytes -> 200, different -> 409 "File already exists".
+6. same file name already stored: identical bytes -> 200, different -> 400 "File already exists"
+   (the reference index's answer; twine --skip-existing recognises it by the phrase).
 """
 from __future__ import annotations
 
@@ -188,5 +189,5 @@ def _existing(target, path: str, staged):
         return HttpResponse("OK (file already present with identical content)\n", content_type="text/plain; charset=utf-8")
     filename = path.rsplit("/", 1)[-1]
     blake = asset.meta.get("blake2b_256", "")
-    raise HttpError(409, f"File already exists ('{filename}', with blake2_256 hash '{blake}'). "
+    raise HttpError(400, f"File already exists ('{filename}', with blake2_256 hash '{blake}'). "
                          "A file name can be used once; upload a new version instead.")

@@ -91,7 +91,7 @@ def test_api_token_upload_and_file_reuse(site, dists):
     clash = twine_upload(upload_url, [dists["alpha_other"]], "__token__", token)
     assert clash.returncode != 0
     assert "File already exists" in clash.stdout + clash.stderr
-    assert "409" in clash.stdout + clash.stderr  # the status twine's --skip-existing recognises
+    assert "400" in clash.stdout + clash.stderr  # with "already exist": what twine's --skip-existing recognises
 
     venv = FreshVenv()
     result = venv.pip_install(with_credentials(simple(site, "e2e-local"), "__token__", token), "alpha-pkg==1.0")

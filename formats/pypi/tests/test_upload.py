@@ -53,7 +53,7 @@ def test_identical_reupload_is_ok_and_different_content_conflicts(local, upload)
     other = build_wheel("demo", "1.0", payload=b"# changed\n")
     assert other.filename == first.filename
     response = upload("py-local", other)
-    assert response.status_code == 409
+    assert response.status_code == 400
     assert "File already exists" in response.content.decode()
     assert "File already exists" in response.reason_phrase
     assert Asset.objects.get(path=f"files/demo/{first.filename}").blob.sha256 == first.sha256
