@@ -7,7 +7,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_HOME := $(shell mktemp -u /tmp/packyard-pytest-XXXXXX)
 
-.PHONY: install serve test test-postgres test-embedded bench
+.PHONY: install tools serve test test-postgres test-embedded bench bench-npm
 
 install: $(VENV)/.installed
 
@@ -17,17 +17,29 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
+# Client tools the e2e tests drive (pnpm, for issue 3), fetched from the npm registry at install time only.
+PNPM_VERSION := 12.4.2
+tools: .tools/pnpm-$(PNPM_VERSION).stamp
+
+.tools/pnpm-$(PNPM_VERSION).stamp:
+	npm install --prefix .tools --no-audit --no-fund --no-save pnpm@$(PNPM_VERSION)
+	touch $@
+
 serve: install
 	$(VENV)/bin/packyard serve
 
 test: test-postgres test-embedded
 
-test-postgres: install
+test-postgres: install tools
 	PACKYARD_HOME=$(TEST_HOME)-pg PACKYARD_DATABASE_URL=$(PG_URL) PACKYARD_REDIS_URL=$(REDIS_URL) \
 	  PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test-embedded: install
+test-embedded: install tools
 	PACKYARD_HOME=$(TEST_HOME)-embedded PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: install
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) benchmarks/run.py
+
+# npm: Packyard against Verdaccio on 120 synthetic packages, and packument latency (docs/benchmarks.md).
+bench-npm: install
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) benchmarks/npm.py

@@ -9,6 +9,7 @@ URL map (path = what follows /repository/<name>/; `@scope%2fname` arrives decode
     -/package/<pkg>/dist-tags[/<tag>]      GET map; PUT/POST add, DELETE remove
     -/user/org.couchdb.user:<user>         PUT login (answers a token); GET the user
     -/user/token/<token>                   DELETE logout
+    -/npm/v1/tokens[/token/<key>]          GET list, POST create, DELETE revoke (npm token; tokens.py)
     -/whoami  -/ping  -/v1/search          GET
     -/v1/login                             404, so npm falls back to the CouchDB login
     -/npm/v1/security/{advisories/bulk,audits/quick}   POST audit (forwarded or {})
@@ -19,7 +20,7 @@ from django.http import JsonResponse
 
 from formats.base import FormatPlugin, HttpError, _reason
 
-from . import account, extras, hooks, names, packument, publish, tarballs
+from . import account, extras, hooks, names, packument, publish, tarballs, tokens
 
 READ = ("GET", "HEAD")
 
@@ -93,6 +94,12 @@ class NpmPlugin(FormatPlugin):
         if len(rest) == 3 and rest[:2] == ["user", "token"]:
             _allow(request, "DELETE")
             return account.logout(request, repository, rest[2])
+        if joined == "npm/v1/tokens":
+            _allow(request, "GET", "POST")
+            return tokens.list_tokens(request) if request.method == "GET" else tokens.create_token(request, repository)
+        if len(rest) == 5 and rest[:4] == ["npm", "v1", "tokens", "token"]:
+            _allow(request, "DELETE")
+            return tokens.revoke_token(request, repository, rest[4])
         if joined == "v1/search":
             _allow(request, *READ)
             return extras.search(request, repository)

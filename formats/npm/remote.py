@@ -2,10 +2,15 @@
 
 `fetch(repo, name)` returns the core's Cached entry (TTL, single flight, negative cache,
 stale-if-error, If-None-Match to the upstream). `doc(repo, name, cached)` parses it into the
-middle form of docs.py with tarball URLs rewritten to `<name>/-/<upstream file name>` and
-remembers, per file name, the upstream URL and digests the download is verified against. The
-parse runs once per packument content (keyed by the blob's sha256); a 20 MB packument is read
-from its blob file, never from the request path.
+middle form of docs.py with tarball URLs rewritten to `<name>/-/<upstream file name>`;
+`file_entry(...)` answers, per file name, the upstream URL and digests the download is verified
+against. The parse runs once per packument content (keyed by the blob's sha256).
+
+Memory, for packuments with thousands of versions (a 20 MB one: measured in docs/benchmarks.md):
+the blob is decoded to text and the bytes dropped before the JSON parse, so the peak is text +
+tree rather than bytes + text + tree; the file index (about 200 bytes a version) is cached under
+its own key, so a tarball download never loads the whole document; and a client's repeat request
+is answered from packument.py's bytes cache, so the parsed document is only read to build bytes.
 """
 from __future__ import annotations
 
@@ -34,18 +39,47 @@ def fetch(repository, name: str):
     return get_metadata(repository, f"packument/{name}", url, headers={"Accept": ACCEPT})
 
 
+def _keys(name: str, cached) -> tuple[str, str]:
+    return f"npm:remote:{cached.blob.sha256}:{name}", f"npm:remote-files:{cached.blob.sha256}:{name}"
+
+
+def _load(blob):
+    with open_blob(blob) as fh:
+        try:
+            text = fh.read().decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _parse_and_cache(name: str, cached) -> tuple[dict, dict]:
+    doc_key, files_key = _keys(name, cached)
+    raw = _load(cached.blob)
+    parsed = parse(name, raw) if isinstance(raw, dict) else {"missing": True}
+    del raw
+    files = parsed.pop("files", {})
+    cache.set(files_key, files, PARSE_CACHE_SECONDS)
+    cache.set(doc_key, parsed, PARSE_CACHE_SECONDS)
+    return parsed, files
+
+
 def doc(repository, name: str, cached) -> dict | None:
-    key = f"npm:remote:{cached.blob.sha256}:{name}"
-    parsed = cache.get(key)
+    """The parsed document (without the file index), or None when the upstream's packument is unusable."""
+    parsed = cache.get(_keys(name, cached)[0])
     if parsed is None:
-        with open_blob(cached.blob) as fh:
-            try:
-                raw = json.load(fh)
-            except ValueError:
-                raw = None
-        parsed = parse(name, raw) if isinstance(raw, dict) else {"missing": True}
-        cache.set(key, parsed, PARSE_CACHE_SECONDS)
+        parsed, _ = _parse_and_cache(name, cached)
     return None if parsed.get("missing") else parsed
+
+
+def file_entry(repository, name: str, cached, filename: str) -> dict | None:
+    """{url, version, integrity, shasum} of one upstream tarball, read from the small index."""
+    files = cache.get(_keys(name, cached)[1])
+    if files is None:
+        _, files = _parse_and_cache(name, cached)
+    return files.get(filename)
 
 
 def parse(name: str, raw: dict) -> dict:

@@ -37,8 +37,7 @@ def download(request, repository, name: str, filename: str) -> HttpResponse:
 
 
 def _fetch(member, name: str, filename: str, path: str):
-    doc = remote.doc(member, name, remote.fetch(member, name))
-    entry = (doc or {}).get("files", {}).get(filename)
+    entry = remote.file_entry(member, name, remote.fetch(member, name), filename)
     if entry is None:
         return None
     meta = {"kind": "npm-remote-tarball", "upstream_url": entry["url"], "integrity": entry["integrity"],

@@ -1,18 +1,23 @@
 """End to end: the real npm (node 20, npm 11) against `packyard serve`: login, publish, dist-tags,
 deprecate, unpublish, and installs through a virtual merging a local repository with a remote whose
-upstream is a second Packyard, including `npm ci` with an empty cache after the upstream went away."""
+upstream is a second Packyard, including `npm ci` with an empty cache after the upstream went away;
+pnpm 12 (installed into .tools/ by `make tools`) installs the same project through the virtual."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 import requests
 
 from tests.servers import PackyardServer
 
-from .npmclient import Npm, login_token, make_package, make_project
+from .npmclient import Npm, login_token, make_package, make_project, nerf
 
+PNPM = Path(__file__).resolve().parents[2] / ".tools" / "node_modules" / ".bin" / "pnpm"
 PASSWORDS = {"npm-alice": "alice-npm-pw", "npm-bob": "bob-npm-pw"}
 
 
@@ -52,6 +57,27 @@ def test_login_whoami_logout(site):
     assert "_authToken" not in (npm.home / ".npmrc").read_text()
     assert Npm(url, {url: token}).run("whoami").returncode != 0
     assert requests.get(f"{url}-/whoami", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_token_list_create_revoke(site):
+    url = registry(site, "npm-e2e")
+    npm = client(site, "npm-e2e", "npm-bob")
+    listed = json.loads(npm.ok("token", "list", "--json"))
+    assert listed and all(set(t) >= {"key", "token", "created", "readonly"} for t in listed)
+    # npm 11 takes the confirmation password from --password (else it prompts).
+    assert npm.run("token", "create", "--password", "wrong", "--json").returncode != 0
+    created = json.loads(npm.ok("token", "create", "--password", PASSWORDS["npm-bob"], "--name", "ci", "--json"))
+    secret = created["token"]
+    assert secret.startswith("pky_") and "key" not in created
+    assert Npm(url, {url: secret}).ok("whoami").strip() == "npm-bob"
+    listed = json.loads(npm.ok("token", "list", "--json"))
+    mine = [t for t in listed if t["name"] == "ci"]
+    assert len(mine) == 1 and secret.startswith(mine[0]["token"])
+    # Revoke by the short id `npm token list` shows, then check the secret is dead everywhere.
+    assert "Removed 1 token" in npm.ok("token", "revoke", mine[0]["id"])
+    assert requests.get(f"{url}-/whoami", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert not [t for t in json.loads(npm.ok("token", "list", "--json")) if t["name"] == "ci"]
+    assert npm.run("token", "create", "--password", PASSWORDS["npm-bob"], "--cidr", "10.0.0.0/8").returncode != 0
 
 
 def test_publish_view_tags_deprecate_unpublish(site, tmp_path):
@@ -97,7 +123,10 @@ def upstream():
     server.stop()
 
 
-def test_install_through_virtual_then_ci_without_upstream(site, upstream, tmp_path):
+@pytest.fixture(scope="module")
+def virtual(site, upstream, tmp_path_factory):
+    """npm-e2e-all = [npm-e2e (local, deploy_to), npm-e2e-remote -> the second Packyard]; answers its registry URL."""
+    tmp_path = tmp_path_factory.mktemp("virtual")
     public = registry(upstream, "public")
     publisher = Npm(public, {public: login_token(public, "admin", upstream.admin[1])})
     publisher.ok("publish", cwd=make_package(tmp_path / "up", "e2e-leaf", "3.0.0"))
@@ -111,6 +140,35 @@ def test_install_through_virtual_then_ci_without_upstream(site, upstream, tmp_pa
     # (npm itself looks at the packument before publishing: the in-house name must exist locally first.)
     client(site, "npm-e2e", "npm-alice").ok("publish", cwd=make_package(tmp_path / "local", "e2e-inhouse", "1.0.0",
                                                                         {"e2e-mid": "^2.0.0"}))
+    return registry(site, "npm-e2e-all")
+
+
+PROJECT = {"e2e-inhouse": "*", "e2e-mid": "^2.0.0"}
+
+
+def test_pnpm_installs_through_virtual(site, virtual, tmp_path):
+    assert PNPM.exists(), "pnpm is missing: `make tools` installs it into .tools/"
+    project = make_project(tmp_path, PROJECT)
+    home = tmp_path / "pnpm-home"
+    home.mkdir()
+    # pnpm reads auth from an .npmrc; everything else it would keep is pointed into the test's own folders.
+    (home / ".npmrc").write_text(f"registry={virtual}\n{nerf(virtual)}:_authToken="
+                                 f"{login_token(virtual, 'npm-alice', PASSWORDS['npm-alice'])}\n")
+    env = {k: v for k, v in os.environ.items() if not k.lower().startswith(("npm_config_", "pnpm_"))}
+    env.update({"HOME": str(home), "XDG_CACHE_HOME": str(home / "cache"), "XDG_DATA_HOME": str(home / "data"),
+                "XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"), "CI": "true"})
+    done = subprocess.run([str(PNPM), "install", "--registry", virtual, "--store-dir", str(home / "store"),
+                           "--npmrc-auth-file", str(home / ".npmrc"), "--reporter", "append-only"],
+                          cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"pnpm install failed:\n{done.stdout}\n{done.stderr}"
+    lock = (project / "pnpm-lock.yaml").read_text()
+    assert "e2e-inhouse@1.0.0" in lock and "e2e-leaf@3.0.0" in lock and "99.0.0" not in lock
+    script = "console.log(require('e2e-inhouse') + ' ' + require('e2e-mid'))"
+    out = subprocess.run(["node", "-e", script], cwd=project, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "e2e-inhouse@1.0.0 e2e-mid@2.0.0", out.stderr
+
+
+def test_install_through_virtual_then_ci_without_upstream(site, upstream, virtual, tmp_path):
     alice = client(site, "npm-e2e-all", "npm-alice")
     # A publish through the virtual lands in its deploy_to member.
     alice.ok("publish", cwd=make_package(tmp_path / "local", "@e2e/via-virtual", "1.0.0"))
@@ -118,7 +176,7 @@ def test_install_through_virtual_then_ci_without_upstream(site, upstream, tmp_pa
     listed = {p["name"] for p in (listing["results"] if isinstance(listing, dict) else listing)}
     assert {"e2e-inhouse", "@e2e/via-virtual"} <= listed
 
-    project = make_project(tmp_path, {"e2e-inhouse": "*", "e2e-mid": "^2.0.0"})
+    project = make_project(tmp_path, PROJECT)
     alice.ok("install", cwd=project)
     lock = json.loads((project / "package-lock.json").read_text())
     resolved = {k: v["resolved"] for k, v in lock["packages"].items() if k}
