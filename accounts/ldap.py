@@ -128,8 +128,10 @@ def _authenticate(username: str, password: str):
 
 def refresh_if_stale(user) -> bool:
     """True while `user` may act; re-reads a directory user's groups once they are older than the cache time."""
+    if not enabled():
+        return True  # no directory configured: skip the lookup on every request
     account = DirectoryAccount.objects.filter(user_id=user.pk).first()
-    if account is None or not enabled():
+    if account is None:
         return True  # a local account or service account: nothing to refresh
     if timezone.now() - account.synced_at < timedelta(seconds=settings.PACKYARD_LDAP_CACHE_SECONDS):
         return True

@@ -69,7 +69,6 @@ _db = dj_database_url.parse(CONFIG.database_url, conn_max_age=60)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + IMMEDIATE transactions let the web workers and the task worker share one file
     # without "database is locked" errors under concurrent writes.
-    _db["CONN_MAX_AGE"] = 0
     _db["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
