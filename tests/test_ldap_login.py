@@ -117,6 +117,24 @@ def test_user_gone_from_directory_loses_logins_and_tokens(directory_on, settings
     assert me("gus", USERS["gus"]).status_code == 401
 
 
+def test_registry_tokens_refresh_the_directory_too(directory_on):
+    """A Docker registry JWT (issued for minutes) is checked against the directory once the cache time passed."""
+    repo = Repository.objects.create(name="dk-ldap-inproc", format="docker", kind="local")
+    Grant.objects.create(repository=repo, team=Team.objects.create(name="developers"), role="deploy")
+    token = Client().get("/v2/token", {"service": "packyard", "scope": "repository:dk-ldap-inproc/app:pull,push"},
+                         HTTP_AUTHORIZATION=basic("dana", USERS["dana"])).json()["token"]
+    upload = "/v2/dk-ldap-inproc/app/blobs/uploads/"
+    assert Client().post(upload, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 202
+    directory_on.remove_member("developers", "dana")
+    try:
+        assert Client().post(upload, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 202  # cached for now
+        DirectoryAccount.objects.filter(user__username="dana").update(synced_at=timezone.now() - timedelta(seconds=301))
+        refused = Client().post(upload, HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert refused.status_code == 401 and refused.json()["errors"][0]["code"] == "DENIED"
+    finally:
+        directory_on.add_member("developers", "dana")
+
+
 @pytest.mark.parametrize("username,password", [
     ("dana", "wrong"), ("dana", ""), ("nobody", "whatever"), ("*", USERS["dana"]), ("*", "*"),
     ("dana)(uid=*", USERS["dana"]), ("*)(uid=*))(|(uid=*", "x"), ("dana\\00", USERS["dana"]), ("dana\x00", USERS["dana"]),

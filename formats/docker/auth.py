@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 
+from accounts import ldap as directory
 from accounts.auth import AuthenticationFailed, authenticate as authenticate_header
 from formats.base import Repository, base_url, can
 
@@ -98,6 +99,15 @@ def _from_jwt(request, raw: str) -> Principal:
         user = get_user_model().objects.filter(username=claims["sub"], is_active=True).first()
         if user is None:
             raise DockerError(401, "UNAUTHORIZED", "the token's user no longer exists",
+                              headers=challenge(request, error="invalid_token"))
+        # A directory user's groups are read again once older than PACKYARD_LDAP_CACHE_SECONDS, on
+        # registry tokens too: a push token must not outlive its owner's team for its whole lifetime.
+        try:
+            current = not directory.enabled() or directory.refresh_if_stale(user)
+        except AuthenticationFailed as exc:  # DirectoryUnavailable: 503
+            raise _login_error(request, exc) from None
+        if not current:
+            raise DockerError(401, "UNAUTHORIZED", "the token's user is no longer in the directory",
                               headers=challenge(request, error="invalid_token"))
     access: dict[str, set[str]] = {}
     for entry in claims.get("access") or []:
