@@ -7,7 +7,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_HOME := $(shell mktemp -u /tmp/packyard-pytest-XXXXXX)
 
-.PHONY: install tools serve test test-postgres test-embedded bench bench-npm
+.PHONY: install tools serve test test-postgres test-embedded bench bench-npm bench-maven bench-docker
 
 install: $(VENV)/.installed
 
@@ -37,9 +37,19 @@ test-postgres: install tools
 test-embedded: install tools
 	PACKYARD_HOME=$(TEST_HOME)-embedded PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# Every benchmark: PyPI (run.py), then each format's own script.
 bench: install
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) benchmarks/run.py
+	$(MAKE) --no-print-directory bench-npm bench-maven bench-docker
 
 # npm: Packyard against Verdaccio on 120 synthetic packages, and packument latency (docs/benchmarks.md).
 bench-npm: install
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) benchmarks/npm.py
+
+# Maven: mvn package with an empty local repository, through a Packyard virtual vs nginx.
+bench-maven: install
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) benchmarks/maven.py
+
+# Docker: skopeo push/pull of a 500 MiB image and manifest GETs, Packyard vs docker-registry.
+bench-docker: install
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) benchmarks/docker.py
