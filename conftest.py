@@ -24,3 +24,39 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def _fresh_login_throttle(settings):
     settings.PACKYARD_LOGIN_THROTTLE_PREFIX = f"login-{uuid.uuid4().hex}"
+
+
+class _DocumentClient:
+    """Mixin for Django's test client: rendered documents (artifacts.documents) are FileResponses so
+    gunicorn can sendfile them; in-process tests read them like any JSON or HTML answer."""
+
+    def request(self, **request):
+        response = super().request(**request)
+        if getattr(response, "packyard_document", False):
+            from django.http import HttpResponse
+
+            plain = HttpResponse(b"".join(response.streaming_content), status=response.status_code)
+            for key, value in response.items():
+                plain[key] = value
+            for attr in ("wsgi_request", "request", "client", "resolver_match", "templates", "context"):
+                if hasattr(response, attr):
+                    setattr(plain, attr, getattr(response, attr))
+            plain.json = lambda **extra: self._parse_json(plain, **extra)
+            for close in response._resource_closers:  # not response.close(): it would end the test's DB connection
+                close()
+            return plain
+        return response
+
+
+def _client_class():
+    from django.test import Client
+
+    return type("DocumentClient", (_DocumentClient, Client), {})
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def client():
+    return _client_class()()

@@ -5,7 +5,7 @@ import logging
 
 from celery import shared_task
 
-from . import gc
+from . import documents, gc
 
 log = logging.getLogger("packyard.gc")
 
@@ -14,6 +14,8 @@ log = logging.getLogger("packyard.gc")
 def collect_garbage(grace_seconds: int | None = None):
     report = gc.collect(grace_seconds=grace_seconds)
     log.info("gc: %s", report.summary(dry_run=False))
+    count, freed = documents.collect()
+    log.info("gc: removed %s unused rendered documents (%s bytes)", count, freed)
     return report.blobs
 
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from artifacts.ingest import DigestMismatch, IngestError, Staged, TooLarge, open_blob, read_blob, stage, stage_bytes, stage_chunks  # noqa: F401
+from artifacts.documents import respond as respond_document  # noqa: F401
 from artifacts.serve import etag_matches, serve_blob  # noqa: F401
 from accounts.auth import check_credentials  # noqa: F401  (npm login)
 from accounts.models import ApiToken, hash_token  # noqa: F401

@@ -1,12 +1,12 @@
-"""Packument views: `GET <name>` (full or abbreviated) and `GET <name>/<version>`, with ETag, 304 and a bytes cache.
+"""Packument views: `GET <name>` (full or abbreviated) and `GET <name>/<version>`, with ETag, 304 and documents served from disk.
 
 Serving steps:
 1. `read` on the repository the client asked (a virtual's members' grants are not consulted);
 2. the state: row aggregates of the local members + the cached packument of each remote member
    (fetched when its TTL ran out); it gives the ETag. The dependency-confusion guard drops the
    remote members when a local member holds the package name or any package of its scope;
-3. If-None-Match -> 304; else the bytes come from the cache keyed by the ETag and representation,
-   built from rows on a miss. Tarball URLs always point at the repository the client asked.
+3. If-None-Match -> 304; else the document rendered for that ETag and representation is sent from
+   disk by sendfile (`respond_document`), built from rows on a miss. Tarball URLs always point at the repository the client asked.
 `?write=true` (before deprecate/unpublish) always builds the full document afresh.
 """
 from __future__ import annotations
@@ -15,17 +15,17 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
 from django.db.models import Count, Max, Q
 from django.http import HttpResponse
 
-from formats.base import Asset, HttpError, UpstreamMissing, UpstreamUnavailable, etag_matches, members, repository_url, require
+from formats.base import (
+    Asset, HttpError, UpstreamMissing, UpstreamUnavailable, members, repository_url, require, respond_document,
+)
 
 from . import docs, names, remote
 from .models import NpmPackage
 
 CORGI = "application/vnd.npm.install-v1+json"
-CACHE_SECONDS = 3600
 ABBREVIATED_FIELDS = ("name", "version", "dependencies", "optionalDependencies", "devDependencies", "peerDependencies",
                       "peerDependenciesMeta", "bundleDependencies", "acceptDependencies", "bin", "directories",
                       "engines", "os", "cpu", "libc", "deprecated", "hasInstallScript", "_hasShrinkwrap", "funding",
@@ -155,24 +155,23 @@ def packument(request, repository, name: str) -> HttpResponse:
     content_type = CORGI if abbreviated else "application/json"
     write = request.GET.get("write") == "true"
     etag = state.etag("packument", abbreviated, prefix)
-    quoted = f'"{etag}"'
-    if not write and etag_matches(request, quoted):
-        response = HttpResponse(status=304)
-    else:
-        key = f"npm:packument:{etag}"
-        body = None if write else cache.get(key)
-        if body is None:
-            doc = merged(state)
-            if doc is None:
-                _missing(state)
-            body = json.dumps(render(doc, prefix, abbreviated), separators=(",", ":")).encode()
-            if not write:
-                cache.set(key, body, CACHE_SECONDS)
-        response = HttpResponse(b"" if request.method == "HEAD" else body, content_type=content_type)
-        response["Content-Length"] = str(len(body))
-    response["ETag"] = quoted
+
+    def build() -> bytes:
+        doc = merged(state)
+        if doc is None:
+            _missing(state)
+        return json.dumps(render(doc, prefix, abbreviated), separators=(",", ":")).encode()
+
+    if not write:
+        return respond_document(request, etag, content_type, build,
+                                {"Vary": "Accept", "Cache-Control": "max-age=0, must-revalidate"})
+    # Before an edit npm must see the current document, never a cached one.
+    body = build()
+    response = HttpResponse(b"" if request.method == "HEAD" else body, content_type=content_type)
+    response["Content-Length"] = str(len(body))
+    response["ETag"] = f'"{etag}"'
     response["Vary"] = "Accept"
-    response["Cache-Control"] = "no-store" if write else "max-age=0, must-revalidate"
+    response["Cache-Control"] = "no-store"
     return response
 
 

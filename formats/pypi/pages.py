@@ -1,42 +1,25 @@
-"""The simple index views: root and project pages with ETag, 304 and a rendered-bytes cache.
+"""The simple index views: root and project pages with ETag, 304 and documents served from disk.
 
 Serving steps for `simple/<project>/`:
 1. `read` on the repository the client asked (a virtual's members' grants are not consulted);
 2. content type by negotiation (406 when nothing acceptable);
 3. the project state (row aggregates + remote members' cached pages) gives the ETag; unknown
    project -> 404, or 502 when a remote member failed and nothing else has it;
-4. If-None-Match -> 304; else the rendered bytes come from the cache keyed by the ETag, rendered
-   from rows on a miss. Any upload, yank or delete changes the aggregates, so a new file is on
+4. If-None-Match -> 304; else the page rendered for that ETag is sent from disk by sendfile
+   (`respond_document`), rendered from rows on a miss. Any upload, yank or delete changes the aggregates, so a new file is on
    the very next page.
 """
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.http import HttpResponse
 
-from formats.base import HttpError, base_url, etag_matches, require
+from formats.base import HttpError, base_url, require, respond_document
 
 from . import index, render
 
-PAGE_CACHE_SECONDS = 3600
-
-
 def _respond(request, content_type: str, etag: str, build) -> HttpResponse:
-    quoted = f'"{etag}"'
-    headers = {"ETag": quoted, "Vary": "Accept", "Cache-Control": "max-age=0, must-revalidate"}
-    if etag_matches(request, quoted):
-        response = HttpResponse(status=304)
-    else:
-        key = f"pypi:page:{etag}"
-        body = cache.get(key)
-        if body is None:
-            body = build()
-            cache.set(key, body, PAGE_CACHE_SECONDS)
-        response = HttpResponse(b"" if request.method == "HEAD" else body, content_type=content_type)
-        response["Content-Length"] = str(len(body))
-    for name, value in headers.items():
-        response[name] = value
-    return response
+    return respond_document(request, etag, content_type, build,
+                            {"Vary": "Accept", "Cache-Control": "max-age=0, must-revalidate"})
 
 
 def _content_type(request) -> str:
