@@ -77,19 +77,27 @@ def bench(runs: int) -> dict:
         server.grant("bench-maven", "read", user=USER)
         packyard_settings = settings_xml(work / "packyard.xml", f"{server.url}/repository/bench-maven/",
                                          {"packyard": (USER, PASSWORD)})
+        # Like nginx, no authentication at all: a virtual anyone may read over the same members.
+        server.create_repo("bench-open", "maven", kind="virtual", members=["bench-releases", "bench-central"],
+                           anonymous_read=True)
+        open_settings = settings_xml(work / "open.xml", f"{server.url}/repository/bench-open/", {})
 
         project = consumer(work, "1.0.0")
         run_build(project, packyard_settings, work)  # fills Packyard's cache (and the OS page cache)
+        run_build(project, open_settings, work)
         filled = work / "filled-local"
         run_build(project, static_settings, work, filled)
         requests_per_build = server.log().count('"GET /repository/bench-maven/')
-        p_times, n_times, o_times = [], [], []
+        p_times, a_times, n_times, o_times = [], [], [], []
         for _ in range(runs):
             p_times.append(run_build(project, packyard_settings, work))
+            a_times.append(run_build(project, open_settings, work))
             n_times.append(run_build(project, static_settings, work))
             o_times.append(run_build(project, static_settings, work, filled, "-o"))
         p, n, o = statistics.median(p_times), statistics.median(n_times), statistics.median(o_times)
-        return {"packyard_s": p, "nginx_s": n, "offline_s": o, "ratio": p / n,
+        a = statistics.median(a_times)
+        return {"packyard_s": p, "nginx_s": n, "offline_s": o, "ratio": p / n, "open_s": a, "open_ratio": a / n,
+                "open_all": a_times,
                 "resolution_ratio": (p - o) / (n - o), "packyard_all": p_times, "nginx_all": n_times,
                 "offline_all": o_times, "requests_per_build": requests_per_build}
     finally:
@@ -114,6 +122,8 @@ def main() -> int:
     print(f"maven package of the consumer, empty local repository (median of {args.runs}): packyard virtual "
           f"{r['packyard_s']:.2f} s [{each(r['packyard_all'])}], nginx {r['nginx_s']:.2f} s [{each(r['nginx_all'])}], "
           f"ratio {r['ratio']:.2f}x (target <= 1.2)")
+    print(f"maven: the same through a virtual with anonymous read, no credentials (as nginx): {r['open_s']:.2f} s "
+          f"[{each(r['open_all'])}], ratio {r['open_ratio']:.2f}x")
     print(f"maven: the same build offline from a filled local repository {r['offline_s']:.2f} s [{each(r['offline_all'])}]; "
           f"resolution alone: packyard {r['packyard_s'] - r['offline_s']:.2f} s, nginx {r['nginx_s'] - r['offline_s']:.2f} s, "
           f"ratio {r['resolution_ratio']:.2f}x; {r['requests_per_build']} GETs per build")

@@ -4,9 +4,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from django.contrib.auth import get_user_model
 
-from repositories.models import Grant, Repository, VirtualMember
+from tests.format_fixtures import make_user, repo_maker  # noqa: F401  (make_user is a fixture)
 from tests.ociimages import Image
 
 PASSWORD = "pw-for-tests"
@@ -20,30 +19,9 @@ def bearer(token: str) -> dict:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings, tmp_path):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def make_user(db):
-    def make(username: str, **fields):
-        return get_user_model().objects.create_user(username, password=PASSWORD, **fields)
-
-    return make
-
-
 @pytest.fixture
 def make_repo(db):
-    def make(name: str, kind: str = "local", members=(), grants=None, **fields):
-        repo = Repository.objects.create(name=name, format="docker", kind=kind, **fields)
-        for position, member in enumerate(members):
-            VirtualMember.objects.create(virtual=repo, member=member, position=position)
-        for user, role in (grants or {}).items():
-            Grant.objects.create(repository=repo, user=user, role=role)
-        return repo
-
-    return make
+    return repo_maker("docker")
 
 
 @pytest.fixture

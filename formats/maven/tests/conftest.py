@@ -6,7 +6,7 @@ import base64
 import pytest
 from django.contrib.auth import get_user_model
 
-from repositories.models import Grant, Repository, VirtualMember
+from tests.format_fixtures import repo_maker
 from tests.servers import StaticServer
 
 PASSWORD = "pw-for-tests"
@@ -17,11 +17,6 @@ def basic(username: str, password: str = PASSWORD) -> dict:
     return {"HTTP_AUTHORIZATION": f"Basic {token}"}
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def alice(db):
     return get_user_model().objects.create_user("alice", password=PASSWORD)
@@ -29,16 +24,12 @@ def alice(db):
 
 @pytest.fixture
 def make_repo(db):
-    def make(name: str, kind: str = "local", members=(), grants=None, maven=None, **fields):
-        settings = {"maven": maven} if maven is not None else {}
-        repo = Repository.objects.create(name=name, format="maven", kind=kind, settings=settings, **fields)
-        for position, member in enumerate(members):
-            VirtualMember.objects.create(virtual=repo, member=member, position=position)
-        for user, role in (grants or {}).items():
-            Grant.objects.create(repository=repo, user=user, role=role)
-        return repo
+    make = repo_maker("maven")
 
-    return make
+    def make_maven(name: str, kind: str = "local", maven=None, **fields):
+        return make(name, kind, settings={"maven": maven} if maven is not None else None, **fields)
+
+    return make_maven
 
 
 @pytest.fixture

@@ -4,38 +4,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth import get_user_model
 
-from repositories.models import Grant, Repository, VirtualMember
+from tests.format_fixtures import make_user, repo_maker  # noqa: F401  (make_user is a fixture)
 from tests.servers import StaticServer
 
-from .helpers import PASSWORD, basic, publish_doc, upstream_packument
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def make_user(db):
-    def make(username: str, **fields):
-        return get_user_model().objects.create_user(username, password=PASSWORD, **fields)
-
-    return make
+from .helpers import basic, publish_doc, upstream_packument
 
 
 @pytest.fixture
 def make_repo(db):
-    def make(name: str, kind: str = "local", members=(), grants=None, **fields):
-        repo = Repository.objects.create(name=name, format="npm", kind=kind, **fields)
-        for position, member in enumerate(members):
-            VirtualMember.objects.create(virtual=repo, member=member, position=position)
-        for user, role in (grants or {}).items():
-            Grant.objects.create(repository=repo, user=user, role=role)
-        return repo
-
-    return make
+    return repo_maker("npm")
 
 
 @pytest.fixture
