@@ -46,19 +46,20 @@ def deploy_target(repository: Repository) -> Repository | None:
     return None
 
 
-def first_holding(repository: Repository, path: str, fetch=None, skip_remotes: bool = False):
+def first_holding(repository: Repository, path: str, fetch=None, skip_remotes: bool = False, repos=None):
     """The Asset at `path` from the first member (in order) that keeps it or, being remote, fetches it.
 
     `fetch(member)` is called for remote members that do not keep the file yet; it returns the
     fetched Asset or None (the upstream does not list it) and may raise UpstreamMissing or
-    UpstreamUnavailable. `skip_remotes` is the dependency-confusion guard. Returns None when no
+    UpstreamUnavailable. `skip_remotes` is the dependency-confusion guard; `repos` is
+    `members(repository)` when the caller already has it. Returns None when no
     member has the file; raises UpstreamUnavailable naming the failed members when none had it
     and some upstream could not be asked (a client must see 5xx then, never 404).
     """
     from .models import Asset
     from .upstream import UpstreamMissing, UpstreamUnavailable
 
-    repos = members(repository)
+    repos = members(repository) if repos is None else repos
     kept = {a.repository_id: a for a in Asset.objects.filter(repository__in=repos, path=path).select_related("blob")}
     unavailable = []
     for member in repos:

@@ -28,7 +28,8 @@ def download(request, repository, name: str, filename: str) -> HttpResponse:
     guarded = repository.kind == "virtual" and packument.guard_enabled(repository) and packument.local_claims(
         [m for m in repos if m.kind == "local"], name)
     try:
-        asset = first_holding(repository, path, lambda member: _fetch(member, name, filename, path), skip_remotes=guarded)
+        asset = first_holding(repository, path, lambda member: _fetch(member, name, filename, path), skip_remotes=guarded,
+                             repos=repos)
     except UpstreamUnavailable as exc:
         raise HttpError(502, str(exc)) from None
     if asset is None:

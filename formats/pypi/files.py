@@ -32,7 +32,7 @@ def download(request, repository, project: str, filename: str) -> HttpResponse:
         return None if filename.endswith(".metadata") else _fetch(member, project, filename, path)
 
     try:
-        asset = first_holding(repository, path, fetch, skip_remotes=guarded)
+        asset = first_holding(repository, path, fetch, skip_remotes=guarded, repos=repos)
     except UpstreamUnavailable as exc:
         raise HttpError(502, str(exc)) from None
     if asset is None:
