@@ -72,7 +72,9 @@ def state_of(repository, name: str) -> State:
         n=Count("id"), last=Max("id"), modified=Max("modified"), local=Count("id", filter=Q(repository__kind="local")))
     rec = NpmPackage.objects.filter(repository__in=local, name=name).aggregate(n=Count("id"), modified=Max("modified"))
     state.local_has = agg["local"] > 0 or rec["n"] > 0
-    skip_remotes = repository.kind == "virtual" and guard_enabled(repository) and local_claims(local, name)
+    # The guard matters only when a remote member could offer the name: skip its queries otherwise.
+    skip_remotes = (repository.kind == "virtual" and any(m.kind == "remote" for m in repos)
+                    and guard_enabled(repository) and local_claims(local, name))
     state.etag_parts = [repository.pk, repository.created, [m.pk for m in repos], skip_remotes, agg["n"], agg["last"],
                         agg["modified"], rec["n"], rec["modified"]]
     for member in repos:

@@ -25,8 +25,9 @@ def download(request, repository, name: str, filename: str) -> HttpResponse:
         raise HttpError(400, f"invalid file name {filename!r}")
     path = f"{name}/-/{filename}"
     repos = members(repository)
-    guarded = repository.kind == "virtual" and packument.guard_enabled(repository) and packument.local_claims(
-        [m for m in repos if m.kind == "local"], name)
+    guarded = (repository.kind == "virtual" and any(m.kind == "remote" for m in repos)
+               and packument.guard_enabled(repository)
+               and packument.local_claims([m for m in repos if m.kind == "local"], name))
     try:
         asset = first_holding(repository, path, lambda member: _fetch(member, name, filename, path), skip_remotes=guarded,
                              repos=repos)

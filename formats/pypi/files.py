@@ -24,8 +24,9 @@ def download(request, repository, project: str, filename: str) -> HttpResponse:
         raise HttpError(404, "not found")
     path = f"files/{project}/{filename}"
     repos = members(repository)
-    guarded = repository.kind == "virtual" and index.guard_enabled(repository) and Asset.objects.filter(
-        repository__in=[m for m in repos if m.kind == "local"], package=project).exists()
+    guarded = (repository.kind == "virtual" and any(m.kind == "remote" for m in repos)
+               and index.guard_enabled(repository)
+               and Asset.objects.filter(repository__in=[m for m in repos if m.kind == "local"], package=project).exists())
 
     def fetch(member):
         # Core-metadata files of remote projects are never advertised, so never fetched.
