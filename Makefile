@@ -12,14 +12,17 @@ TEST_HOME := $(shell mktemp -u /tmp/packyard-pytest-XXXXXX)
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	bash scripts/debian-packages.sh build
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-# Client tools the e2e tests drive (pnpm, for issue 3), fetched from the npm registry at install time only.
+# Client tools the e2e tests drive: Debian's (scripts/debian-packages.sh test) and pnpm (issue 3),
+# fetched from the npm registry at install time only.
 PNPM_VERSION := 12.4.2
 tools: .tools/pnpm-$(PNPM_VERSION).stamp
+	bash scripts/debian-packages.sh test
 
 .tools/pnpm-$(PNPM_VERSION).stamp:
 	npm install --prefix .tools --no-audit --no-fund --no-save pnpm@$(PNPM_VERSION)
