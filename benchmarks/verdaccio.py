@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from tests.servers import free_port, wait_for
+from tests.servers import free_port, stop_process, wait_for
 
 VERSION = "6.8.0"
 USER, PASSWORD = "bench", "bench-password"
@@ -67,12 +67,6 @@ class Verdaccio:
         self.token = response.json()["token"]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self._log.close()
         time.sleep(0.1)

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .servers import free_port
+from .servers import free_port, stop_process
 
 SUFFIX = "dc=example,dc=org"
 ROOT_DN = f"cn=admin,{SUFFIX}"
@@ -148,13 +148,7 @@ class LdapServer:
         self.modify(f"dn: {user_dn(uid)}\nchangetype: delete\n")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self._log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -29,6 +29,24 @@ ADMIN_PASSWORD = "admin-secret-pw"
 _redis_db = itertools.count(1)
 
 
+def require_tool(name: str) -> str:
+    """The path of a client the tests drive; a missing one fails the test (make test installs them)."""
+    path = shutil.which(name)
+    assert path, f"{name} is not installed: `make test` installs it (scripts/debian-packages.sh, Makefile)"
+    return path
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -14,7 +14,6 @@ import json
 import os
 import pty
 import select
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from tests.e2e.npmclient import NPM, Npm, make_package, nerf
 from tests.e2e.test_docker import Podman, skopeo
 from tests.ldap_server import USERS
 from tests.ociimages import make_image, write_layout
-from tests.servers import PackyardServer
+from tests.servers import PackyardServer, require_tool
 
 CACHE = 1
 TEAM = "developers"
@@ -157,8 +156,7 @@ def _settings(path: Path, username: str, password: str) -> Path:
 
 
 def test_mvn_deploy_with_directory_password_in_settings(server, slapd, tmp_path):
-    if not shutil.which("mvn"):
-        pytest.skip("mvn is not installed")
+    require_tool("mvn")
     server.create_repo("m2-dir", "maven", maven={"version_policy": "release"})
     server.grant("m2-dir", "deploy", team=TEAM)
     deploy_url = f"{server.url}/repository/m2-dir/"
@@ -200,8 +198,8 @@ def token_actions(server, username: str, password: str, scope: str) -> tuple[str
     return token, claims["access"][0]["actions"]
 
 
-@pytest.mark.skipif(not shutil.which("podman"), reason="podman is not installed")
 def test_podman_login_push_and_token_endpoint_as_a_directory_user(server, slapd, tmp_path):
+    require_tool("podman")
     server.create_repo("dk-dir", "docker")
     server.grant("dk-dir", "deploy", team=TEAM)
     host = f"127.0.0.1:{server.port}"

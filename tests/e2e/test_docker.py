@@ -17,10 +17,14 @@ import pytest
 import requests
 
 from tests.ociimages import make_image, make_index, write_layout
-from tests.servers import free_port, wait_for
+from tests.servers import free_port, require_tool, stop_process, wait_for
 
 PASSWORDS = {"dk-alice": "alice-pw-1", "dk-bob": "bob-pw-1"}
-pytestmark = pytest.mark.skipif(not shutil.which("skopeo"), reason="skopeo is not installed")
+
+
+@pytest.fixture(autouse=True)
+def _clients():
+    require_tool("skopeo")
 
 
 def skopeo(*args: str, timeout: int = 180) -> subprocess.CompletedProcess:
@@ -124,8 +128,8 @@ def test_permissions_through_the_token_flow(site, layout):
         f'Bearer realm="{site.url}/v2/token",service="packyard"')
 
 
-@pytest.mark.skipif(not shutil.which("podman"), reason="podman is not installed")
 def test_podman_login_pull_and_push(site, layout):
+    require_tool("podman")
     ok(skopeo("copy", "--dest-creds", creds("dk-alice"), "--dest-tls-verify=false", f"oci:{layout}:v1",
               f"docker://{site.host}/dk-e2e/pod:v1"))
     podman = Podman()
@@ -165,9 +169,7 @@ class Registry:
         wait_for(self.url + "/v2/")
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
+        stop_process(self.process, timeout=30)
         self.log.close()
 
     def close(self):
@@ -175,8 +177,8 @@ class Registry:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@pytest.mark.skipif(not shutil.which("docker-registry"), reason="docker-registry is not installed")
 def test_pull_through_cache_of_a_registry_and_virtual(site, layout, tmp_path):
+    require_tool("docker-registry")
     upstream = Registry()
     try:
         up = f"docker://127.0.0.1:{upstream.port}/team/app"

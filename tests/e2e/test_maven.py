@@ -6,14 +6,13 @@ empty local repository each time, so everything it needs comes through Packyard.
 """
 from __future__ import annotations
 
-import subprocess
 import xml.etree.ElementTree as ET
 import zipfile
 
 import pytest
 import requests
 
-from tests.servers import StaticServer
+from tests.servers import StaticServer, require_tool
 
 from .maven_projects import GROUP, consumer, copy_m2, library, mvn, settings_xml
 
@@ -23,8 +22,7 @@ GREETER = f"{GROUP.replace('.', '/')}/greeter"
 
 @pytest.fixture(scope="module")
 def site(packyard, tmp_path_factory):
-    if subprocess.run(["mvn", "-v"], capture_output=True).returncode != 0:
-        pytest.skip("mvn is not installed")
+    require_tool("mvn")
     upstream = StaticServer(copy_m2(tmp_path_factory.mktemp("upstream") / "repository"))
     if packyard.api("GET", f"users/{USER}/").status_code == 404:
         packyard.create_user(USER, PASSWORD)
