@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "artifacts",
     "repositories",
     "accounts",
@@ -40,6 +41,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the API docs page's Swagger UI, the admin's CSS) straight from the installed
+    # apps: no collectstatic step and no CDN, so the console works on a machine without internet.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -94,6 +98,7 @@ USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = str(PACKYARD_HOME / "static")
+WHITENOISE_USE_FINDERS = True
 
 # Uploads: stream everything larger than 1 MiB to disk; never hold a package in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
@@ -131,6 +136,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Manage repositories, permissions, users, teams and tokens.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: Redis when configured, else a broker in the data folder that needs no server.
