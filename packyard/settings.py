@@ -98,6 +98,7 @@ USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = str(PACKYARD_HOME / "static")
+(PACKYARD_HOME / "static").mkdir(exist_ok=True)  # WhiteNoise warns about a missing STATIC_ROOT
 WHITENOISE_USE_FINDERS = True
 
 # Uploads: stream everything larger than 1 MiB to disk; never hold a package in memory.
