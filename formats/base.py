@@ -53,6 +53,28 @@ def require(request: HttpRequest, action: str, repository: Repository) -> None:
     raise Denied(403, f"{user.get_username()} may not {action} in repository {repository.name}")
 
 
+def write_target(request: HttpRequest, repository: Repository, event: str, action: str = "deploy",
+                 path: str = "") -> Repository:
+    """The local repository a write to `repository` lands in: itself, or a virtual's deploy_to.
+
+    The role is checked on the repository the client named; a denial, a remote repository (405)
+    and a virtual without deploy_to (400) each leave an `event` audit event and raise.
+    """
+    target = deploy_target(repository)
+    try:
+        require(request, action, repository)
+        if repository.kind == "remote":
+            raise HttpError(405, f"repository {repository.name} is a remote (proxy) repository; it takes no writes",
+                            {"Allow": "GET, HEAD"})
+        if target is None:
+            raise HttpError(400, f"virtual repository {repository.name} has no deploy_to repository; writes are refused")
+    except HttpError as exc:
+        audit.record(request, event, repository=target or repository, path=path,
+                     outcome="denied" if isinstance(exc, Denied) else "invalid", status=exc.status, message=exc.message)
+        raise
+    return target
+
+
 def base_url(request: HttpRequest) -> str:
     """scheme://host[:port] the client used (or PACKYARD_BASE_URL), for absolute links."""
     if settings.PACKYARD_BASE_URL:

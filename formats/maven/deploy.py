@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 
-from formats.base import Asset, Denied, HttpError, TooLarge, audit, deploy_target, require, stage_bytes, stage_chunks
+from formats.base import Asset, HttpError, TooLarge, audit, stage_bytes, stage_chunks, write_target
 
 from . import layout, metadata as md, remote
 
@@ -30,18 +30,8 @@ CHUNK = 1024 * 1024
 
 
 def handle_put(request, repository, path: str) -> HttpResponse:
-    target = deploy_target(repository)
+    target = write_target(request, repository, "maven.deploy", path=path)
     try:
-        require(request, "deploy", repository)
-    except Denied:
-        audit.record(request, "maven.deploy", repository=target or repository, path=path, outcome="denied")
-        raise
-    try:
-        if repository.kind == "remote":
-            raise HttpError(405, f"repository {repository.name} is a remote (proxy) repository; deploys are refused",
-                            {"Allow": "GET, HEAD"})
-        if target is None:
-            raise HttpError(400, f"virtual repository {repository.name} has no deploy_to repository; deploys are refused")
         try:
             mp = layout.parse(path)
         except layout.BadPath as exc:
@@ -54,7 +44,7 @@ def handle_put(request, repository, path: str) -> HttpResponse:
             return _put_metadata(request, target, mp)
         return _put_file(request, repository, target, mp)
     except HttpError as exc:
-        audit.record(request, "maven.deploy", repository=target or repository, path=path, outcome="invalid",
+        audit.record(request, "maven.deploy", repository=target, path=path, outcome="invalid",
                      status=exc.status, message=exc.message)
         raise
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 
-from formats.base import Asset, Denied, HttpError, audit, deploy_target, require
+from formats.base import Asset, HttpError, audit, require, write_target
 
 from . import body as bodies, docs, names
 from .models import NpmPackage
@@ -22,18 +22,7 @@ KEEP_OUT = ("readme", "_attachments", "_rev")
 
 def target_of(request, repository, action: str, event: str):
     """The local repository a write lands in, after the role check on the repository asked."""
-    target = deploy_target(repository)
-    try:
-        require(request, action, repository)
-    except Denied:
-        audit.record(request, event, repository=target or repository, outcome="denied")
-        raise
-    if repository.kind == "remote":
-        raise HttpError(405, f"repository {repository.name} is a remote (proxy) repository; publishing is not accepted",
-                        {"Allow": "GET, HEAD"})
-    if target is None:
-        raise HttpError(400, f"virtual repository {repository.name} has no deploy_to repository; writes are refused")
-    return target
+    return write_target(request, repository, event, action=action)
 
 
 def _user(request) -> str:

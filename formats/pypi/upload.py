@@ -22,7 +22,7 @@ from django.http.multipartparser import MultiPartParserError
 from packaging.version import InvalidVersion, Version
 
 from formats.base import (
-    Asset, Denied, DigestMismatch, HttpError, InvalidName, TooLarge, audit, check_path, deploy_target, require,
+    Asset, DigestMismatch, HttpError, InvalidName, TooLarge, audit, check_path, write_target,
     stage_bytes, stage_chunks,
 )
 
@@ -56,21 +56,11 @@ class _LimitHandler(FileUploadHandler):
 
 
 def handle_upload(request, repository) -> HttpResponse:
-    target = deploy_target(repository)
+    target = write_target(request, repository, "pypi.upload")
     try:
-        require(request, "deploy", repository)
-    except Denied:
-        audit.record(request, "pypi.upload", repository=target or repository, outcome="denied")
-        raise
-    try:
-        if repository.kind == "remote":
-            raise HttpError(405, f"repository {repository.name} is a remote (proxy) repository; uploads are not accepted",
-                            {"Allow": "GET, HEAD"})
-        if target is None:
-            raise HttpError(400, f"virtual repository {repository.name} has no deploy_to repository; uploads are refused")
         return _store(request, repository, target)
     except HttpError as exc:
-        audit.record(request, "pypi.upload", repository=target or repository, outcome="invalid",
+        audit.record(request, "pypi.upload", repository=target, outcome="invalid",
                      status=exc.status, message=exc.message)
         raise
 
