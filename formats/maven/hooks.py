@@ -6,13 +6,17 @@ Settings (`{"maven": {...}}` on a repository):
     snapshot_keep    0 (default: keep all) or N: keep the newest N timestamped builds per
                      SNAPSHOT version; older builds are removed by the cleanup task
 Packages are `groupId:artifactId`; versions are version directories (base versions for snapshots).
-Since metadata is generated from rows, deleting rows is all a delete or a cleanup has to do.
+Since metadata is generated from rows, deleting rows is all a delete or a cleanup has to do,
+besides dropping the plugin prefixes of an artifact left with no file (delete.forget_plugins).
 """
 from __future__ import annotations
+
+from django.db import transaction
 
 from formats.base import Asset
 
 from . import versions as mv
+from .delete import forget_plugins
 
 POLICIES = ("release", "snapshot", "mixed")
 DEFAULTS = {"version_policy": "mixed", "allow_redeploy": False, "snapshot_keep": 0}
@@ -58,7 +62,10 @@ def packages(repository) -> list[dict]:
 
 def delete_version(repository, package: str, version: str) -> int:
     package = package.replace("/", ":") if ":" not in package else package
-    deleted, _ = Asset.objects.filter(repository=repository, package=package, version=version).delete()
+    with transaction.atomic():
+        deleted, _ = Asset.objects.filter(repository=repository, package=package, version=version).delete()
+        if deleted:
+            forget_plugins(repository, {package})
     return deleted
 
 

@@ -7,7 +7,11 @@ A path is one of
 - metadata:    <g...>/<artifactId>/maven-metadata.xml (artifact, or group level for plugins)
                <g...>/<artifactId>/<version>-SNAPSHOT/maven-metadata.xml (snapshot level);
 - a checksum of either: the path plus .md5, .sha1, .sha256 or .sha512.
-`parse` raises BadPath with a message fit for a 400 reason phrase.
+`parse` raises BadPath with a message fit for a 400 reason phrase; `check_segments` applies the
+same per-segment rules to any path, folders included (DELETE of a version or artifact folder).
+A file is `mutable` when it sits under a -SNAPSHOT directory with the literal -SNAPSHOT in its
+name (a non-unique snapshot): the same URL can name other bytes tomorrow, unlike releases and
+timestamped builds.
 """
 from __future__ import annotations
 
@@ -77,16 +81,23 @@ def content_type(filename: str) -> str:
     return CONTENT_TYPES.get(filename.rsplit(".", 1)[-1].lower(), "application/octet-stream")
 
 
-def parse(path: str) -> MavenPath:
+def check_segments(path: str) -> list[str]:
+    """The path's segments; BadPath on traversal, empty segments or characters outside the layout."""
     try:
         check_path(path)
     except InvalidName as exc:
         raise BadPath(str(exc)) from None
-    target, algorithm = split_checksum(path)
-    parts = target.split("/")
+    parts = path.split("/")
     for segment in parts:
         if not SEGMENT.match(segment):
             raise BadPath(f"invalid path segment {segment!r}")
+    return parts
+
+
+def parse(path: str) -> MavenPath:
+    check_segments(path)
+    target, algorithm = split_checksum(path)
+    parts = target.split("/")
     if parts[-1] == METADATA:
         result = _metadata(parts)
     else:
@@ -127,6 +138,20 @@ def _file(parts: list[str]) -> MavenPath:
         raise BadPath(f"file name {filename}: expected {prefix}[-classifier].extension")
     found.classifier, found.extension = tail.group(1) or "", tail.group(2)
     return found
+
+
+def mutable(mp: MavenPath | None) -> bool:
+    return mp is not None and mp.kind == "file" and mp.snapshot and not mp.timestamp
+
+
+def is_mutable_path(path: str) -> bool:
+    """Does `path` name a non-unique SNAPSHOT file (which a remote must recheck upstream)?"""
+    if "SNAPSHOT" not in path:
+        return False  # the common case costs no parsing
+    try:
+        return mutable(parse(path))
+    except BadPath:
+        return False
 
 
 def snapshot_value(mp: MavenPath) -> str:

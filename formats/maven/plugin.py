@@ -4,6 +4,7 @@
                 <...>.md5|.sha1|.sha256|.sha512  its checksum, computed server-side
                 <g>/<a>/[<v>-SNAPSHOT/]maven-metadata.xml  generated / cached / merged metadata
     PUT         any of the above              deploy (deploy.py)
+    DELETE      <g>/<a>/<v>/<file>, <g>/<a>/<v>/, <g>/<a>/   a file, a version, an artifact (delete.py)
     OPTIONS     200 with Allow, and no DAV header, so old Wagon clients do not try MKCOL
 """
 from __future__ import annotations
@@ -13,9 +14,10 @@ from django.http import HttpResponse
 from formats.base import FormatPlugin, HttpError, InvalidName, check_path, require
 
 from . import documents, files, hooks, layout
+from .delete import handle_delete
 from .deploy import handle_put
 
-ALLOW = "GET, HEAD, PUT, OPTIONS"
+ALLOW = "GET, HEAD, PUT, DELETE, OPTIONS"
 
 
 class MavenPlugin(FormatPlugin):
@@ -24,6 +26,8 @@ class MavenPlugin(FormatPlugin):
     def handle(self, request, repository, path):
         if request.method == "PUT":
             return handle_put(request, repository, path)
+        if request.method == "DELETE":
+            return handle_delete(request, repository, path)
         if request.method == "OPTIONS":
             response = HttpResponse(status=200)
             response["Allow"] = ALLOW

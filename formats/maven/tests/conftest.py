@@ -6,7 +6,7 @@ import base64
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.format_fixtures import repo_maker
+from tests.format_fixtures import make_user, repo_maker  # noqa: F401  (make_user is a fixture)
 from tests.servers import StaticServer
 
 PASSWORD = "pw-for-tests"
@@ -53,7 +53,7 @@ def get(client):
 
 @pytest.fixture
 def upstream(tmp_path):
-    """A Maven layout folder served over HTTP; write(path, bytes) adds a file."""
+    """A Maven layout folder served over HTTP; write(path, bytes) adds or replaces a file, remove(path) drops it."""
     folder = tmp_path / "upstream"
     folder.mkdir()
     server = StaticServer(folder)
@@ -65,6 +65,9 @@ def upstream(tmp_path):
             target = folder / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
+
+        def remove(self, path: str) -> None:
+            (folder / path).unlink()
 
         def hits(self, suffix: str) -> int:
             return sum(1 for h in server.hits if h.endswith(suffix))
