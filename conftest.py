@@ -4,7 +4,8 @@
 - passwords use a fast hasher here only: these tests check who may do what, not PBKDF2's cost.
   Servers started by the tests (tests/servers.py) keep the production hashers;
 - each test starts with no failed logins counted (accounts.throttle keeps them in the cache,
-  which outlives a test).
+  which outlives a test), and with no per-process copies of rows (repositories.hotcache): a
+  rolled-back test sends no signals, so the next test could otherwise see its repositories.
 """
 import os
 import uuid
@@ -24,6 +25,13 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def _fresh_login_throttle(settings):
     settings.PACKYARD_LOGIN_THROTTLE_PREFIX = f"login-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hotcache():
+    from repositories import hotcache
+
+    hotcache.reset()
 
 
 class _DocumentClient:

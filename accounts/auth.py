@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import time
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
@@ -26,9 +27,16 @@ from django.utils import timezone
 from . import ldap as directory
 from . import throttle
 from .errors import AuthenticationFailed, DirectoryUnavailable, LoginThrottled  # noqa: F401  (re-exported)
+from repositories import hotcache
+
 from .models import TOKEN_PREFIX, ApiToken, ServiceAccount, hash_token
 
 PASSWORD_CACHE_SECONDS = 60
+# Per process, in front of the shared cache: the fingerprint covers the stored hash, so a changed
+# password never matches an old entry, and whether the account is active is checked on every use.
+_verified: dict[str, float] = {}
+# When this process last wrote each token's last_used (cached token rows keep the value they were read with).
+_last_used_written: dict[str, object] = {}
 
 
 def client_address(request) -> str:
@@ -36,16 +44,30 @@ def client_address(request) -> str:
 
 
 def _token_user(raw: str):
-    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
-    if token is None or token.is_expired() or not token.user.is_active:
+    key_hash = hash_token(raw)
+    token = hotcache.instance(ApiToken, hotcache.lookup(
+        "token", key_hash, lambda: hotcache.row(ApiToken, ApiToken.objects.filter(key_hash=key_hash))))
+    if token is None or token.is_expired():
         return None, None
-    if not directory.refresh_if_stale(token.user):
+    user = _user_by_pk(token.user_id)
+    if user is None or not user.is_active:
+        return None, None
+    if not directory.refresh_if_stale(user):
         return None, None  # the owner left the directory: their tokens go with them
+    token.user = user
     now = timezone.now()
-    if token.last_used is None or (now - token.last_used).total_seconds() > 30:
-        ApiToken.objects.filter(pk=token.pk).update(last_used=now)
-        token.last_used = now
-    return token.user, token
+    last_used = max(filter(None, (token.last_used, _last_used_written.get(key_hash))), default=None)
+    if last_used is None or (now - last_used).total_seconds() > 30:
+        ApiToken.objects.filter(pk=token.pk).update(last_used=now)  # no signal: cached rows stay valid
+        _last_used_written[key_hash] = now
+        last_used = now
+    token.last_used = last_used
+    return user, token
+
+
+def _user_by_pk(pk):
+    User = get_user_model()
+    return hotcache.instance(User, hotcache.lookup("user-pk", pk, lambda: hotcache.row(User, User.objects.filter(pk=pk))))
 
 
 def find_user(username: str):
@@ -53,8 +75,13 @@ def find_user(username: str):
     if not username or "\x00" in username:
         return None  # no username holds NUL, and PostgreSQL refuses it in a query
     User = get_user_model()
-    # An exact match wins in case rows that differ only in case predate the case-insensitive rule.
-    return User.objects.filter(username=username).first() or User.objects.filter(username__iexact=username).first()
+
+    def load():
+        # An exact match wins in case rows that differ only in case predate the case-insensitive rule.
+        return (hotcache.row(User, User.objects.filter(username=username))
+                or hotcache.row(User, User.objects.filter(username__iexact=username)))
+
+    return hotcache.instance(User, hotcache.lookup("user", username, load))
 
 
 def is_service_account(user) -> bool:
@@ -73,11 +100,12 @@ def _password_user(username: str, password: str):
         get_user_model()().set_password(password)
         return None
     fingerprint = hashlib.sha256(f"{user.pk}\0{password}\0{user.password}".encode()).hexdigest()
-    cache_key = f"pwok:{fingerprint}"
-    if cache.get(cache_key):
+    if _verified.get(fingerprint, 0) > time.monotonic():
         return user
-    if user.check_password(password):
+    cache_key = f"pwok:{fingerprint}"
+    if cache.get(cache_key) or user.check_password(password):
         cache.set(cache_key, True, PASSWORD_CACHE_SECONDS)
+        _remember_verified(fingerprint)
         return user
     return None
 
@@ -89,8 +117,9 @@ def password_login(username: str, password: str, request=None):
     DirectoryUnavailable (503) when the directory user cannot be checked.
     """
     address = client_address(request) if request is not None else None
+    had_failures = False
     if address is not None:
-        wait = throttle.locked_for(username, address)
+        wait, had_failures = throttle.check(username, address)
         if wait:
             _audit(request, "login", outcome="throttled", actor=username, reason="too many failed logins",
                    retry_after=wait)
@@ -101,7 +130,7 @@ def password_login(username: str, password: str, request=None):
             started = throttle.failed(username, address)
             if started:
                 _audit(request, "login.lockout", outcome="denied", actor=username, seconds=started)
-        else:
+        elif had_failures:
             throttle.succeeded(username, address)
     return user
 
@@ -120,6 +149,14 @@ def check_credentials(username: str, secret: str, request=None):
         # Not a live token: it may still be a password that happens to start like one.
     user = password_login(username, secret, request=request)
     return (user, None) if user else (None, None)
+
+
+def _remember_verified(fingerprint: str) -> None:
+    now = time.monotonic()
+    if len(_verified) > 10000:
+        for key in [k for k, until in _verified.items() if until <= now]:
+            _verified.pop(key, None)
+    _verified[fingerprint] = now + PASSWORD_CACHE_SECONDS
 
 
 def parse_basic(header: str) -> tuple[str, str] | None:

@@ -34,6 +34,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_auth_ldap.backend import LDAPBackend, ldap_error
 
+from repositories import hotcache
+
 from .errors import DirectoryUnavailable
 from .models import DirectoryAccount, Team
 
@@ -157,6 +159,7 @@ def _revoke(user) -> None:
         user.teams.remove(*user.teams.exclude(directory_dn=""))
         if settings.PACKYARD_LDAP_ADMIN_GROUP and user.is_superuser:
             type(user).objects.filter(pk=user.pk).update(is_superuser=False, is_staff=False)
+            hotcache.bump()  # QuerySet.update sends no post_save
     user.refresh_from_db()
 
 

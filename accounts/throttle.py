@@ -41,12 +41,21 @@ def _keys(username: str, address: str) -> list[tuple[str, str, int]]:
     return keys
 
 
+def check(username: str, address: str) -> tuple[int, bool]:
+    """(seconds until a login for `username` from `address` is accepted again, 0 when it is now;
+    whether that pair has failures counted) in one cache round trip, as every password login asks."""
+    now = time.time()
+    keys = _keys(username, address)
+    counter = keys[0][0]
+    found = cache.get_many([lock for _, lock, limit in keys if limit] + [counter])
+    remaining = [until - now for key, until in found.items() if key != counter and until]
+    wait = max(1, math.ceil(max(remaining))) if remaining and max(remaining) > 0 else 0
+    return wait, bool(found.get(counter))
+
+
 def locked_for(username: str, address: str) -> int:
     """Seconds until a login for `username` from `address` is accepted again; 0 when it is now."""
-    now = time.time()
-    waits = [cache.get(lock) for _, lock, limit in _keys(username, address) if limit]
-    remaining = [until - now for until in waits if until]
-    return max(1, math.ceil(max(remaining))) if remaining and max(remaining) > 0 else 0
+    return check(username, address)[0]
 
 
 def failed(username: str, address: str) -> int:

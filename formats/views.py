@@ -5,7 +5,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.auth import AuthenticationFailed, authenticate
-from repositories.models import Repository
+from repositories.resolve import find_repository
 
 from . import registry
 from .base import FormatPlugin, HttpError
@@ -13,7 +13,7 @@ from .base import FormatPlugin, HttpError
 
 @csrf_exempt
 def dispatch(request, name: str, path: str = "") -> HttpResponse:
-    repository = Repository.objects.filter(name=name).first()
+    repository = find_repository(name)
     if repository is None:
         return FormatPlugin().error(request, 404, f"repository {name!r} not found")
     plugin = registry.get(repository.format)

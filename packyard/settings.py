@@ -40,6 +40,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Reads the shared stamp that says whether this process's copies of repositories, members,
+    # roles and users are still current (repositories.hotcache).
+    "repositories.hotcache.HotCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the API docs page's Swagger UI, the admin's CSS) straight from the installed
     # apps: no collectstatic step and no CDN, so the console works on a machine without internet.

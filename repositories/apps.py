@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class RepositoriesConfig(AppConfig):
     name = "repositories"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import hotcache
+
+        hotcache.connect_signals()

@@ -8,6 +8,7 @@ A caller acting through an API token is further capped by the token's scopes (to
 """
 from __future__ import annotations
 
+from . import hotcache
 from .models import Grant, Repository
 
 ROLES = ("read", "deploy", "delete", "manage")
@@ -20,6 +21,10 @@ def role_of(user, repository: Repository) -> str | None:
         return None
     if user.is_superuser:
         return "manage"
+    return hotcache.lookup("role", (user.pk, repository.pk), lambda: _highest_grant(user, repository))
+
+
+def _highest_grant(user, repository: Repository) -> str | None:
     grants = Grant.objects.filter(repository=repository).filter(
         models_q_user_or_teams(user)
     ).values_list("role", flat=True)

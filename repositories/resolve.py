@@ -1,6 +1,10 @@
-"""A repository name -> the Repository, and a virtual repository -> its members in order (flattened)."""
+"""A repository name -> the Repository, and a virtual repository -> its members in order (flattened).
+
+Both answers come from the per-process table of repositories.hotcache during a request.
+"""
 from __future__ import annotations
 
+from . import hotcache
 from .models import Repository
 
 
@@ -8,8 +12,17 @@ class NotFound(Exception):
     pass
 
 
+def find_repository(name: str, format: str | None = None) -> Repository | None:
+    """The repository called `name` (of `format`, when given), or None."""
+    values = hotcache.lookup("repository", name, lambda: hotcache.row(Repository, Repository.objects.filter(name=name)))
+    repo = hotcache.instance(Repository, values)
+    if repo is None or (format is not None and repo.format != format):
+        return None
+    return repo
+
+
 def get_repository(name: str) -> Repository:
-    repo = Repository.objects.filter(name=name).first()
+    repo = find_repository(name)
     if repo is None:
         raise NotFound(name)
     return repo
@@ -19,6 +32,15 @@ def members(repository: Repository) -> list[Repository]:
     """The concrete (local/remote) repositories to read, in order; nested virtuals are expanded once."""
     if repository.kind != "virtual":
         return [repository]
+    found = hotcache.lookup("members", repository.pk, lambda: _member_rows(repository))
+    return [hotcache.instance(Repository, values) for values in found]
+
+
+def _member_rows(repository: Repository) -> list[tuple]:
+    return [hotcache.freeze(member) for member in _walk_members(repository)]
+
+
+def _walk_members(repository: Repository) -> list[Repository]:
     seen: set[int] = {repository.pk}
     out: list[Repository] = []
 

@@ -26,7 +26,7 @@ from django.http import JsonResponse
 
 from accounts import ldap as directory
 from accounts.auth import AuthenticationFailed, authenticate as authenticate_header
-from formats.base import Repository, base_url, can
+from formats.base import Repository, base_url, can, find_repository
 
 from .errors import API_VERSION, DockerError
 
@@ -163,7 +163,7 @@ def strip_host(name: str) -> str:
         return name
     if ":" in head or head == "localhost":
         return rest
-    if "." in head and not Repository.objects.filter(name=head).exists():
+    if "." in head and find_repository(head) is None:
         return rest
     return name
 
@@ -174,7 +174,7 @@ def grant(principal: Principal, scope: Scope) -> list[str]:
     if scope.type != "repository":
         return []
     repo_name = scope.name.split("/", 1)[0]
-    repository = Repository.objects.filter(name=repo_name, format="docker").first()
+    repository = find_repository(repo_name, "docker")
     if repository is None:
         return []
     wanted = list(ROLE_FOR) if "*" in scope.actions else scope.actions

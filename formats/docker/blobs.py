@@ -26,8 +26,8 @@ from artifacts.ingest import CHUNK, iter_file, temp_dir
 from artifacts.locks import named_lock
 from artifacts.models import UploadSession
 from formats.base import (
-    DigestMismatch, Repository, Staged, TooLarge, UpstreamMissing, UpstreamUnavailable, audit, base_url, members,
-    serve_blob, stage_chunks,
+    DigestMismatch, Staged, TooLarge, UpstreamMissing, UpstreamUnavailable, audit, base_url, find_repository,
+    members, serve_blob, stage_chunks,
 )
 
 from . import auth, remote, store
@@ -178,7 +178,7 @@ def _mount(ctx, target, digest: str, source_name: str):
         repo_name, image = check_name(auth.strip_host(source_name))
     except DockerError:
         return None
-    source = Repository.objects.filter(name=repo_name, format="docker").first()
+    source = find_repository(repo_name, "docker")
     if source is None or not auth.allowed(ctx.principal, "pull", source, f"{repo_name}/{image}"):
         return None  # not readable by the caller: an ordinary upload, never a hint it exists
     asset = next((a for a in (store.find_blob(m, image, digest) for m in members(source)) if a is not None), None)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from formats.base import HttpError, Repository, deploy_target
+from formats.base import HttpError, Repository, deploy_target, find_repository
 
 from . import auth, blobs, listing, manifests
 from .errors import API_VERSION, DockerError, check_name, render_exception
@@ -104,7 +104,7 @@ def _dispatch(request, rest: str):
     action, handler = methods[request.method]
     principal = auth.principal_of(request)
     repo_name, image = check_name(name)
-    repository = Repository.objects.filter(name=repo_name, format="docker").first()
+    repository = find_repository(repo_name, "docker")
     auth.check(request, principal, action, repository, name)
     return handler(Context(request, principal, name, image, repository), arg)
 

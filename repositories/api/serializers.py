@@ -15,6 +15,7 @@ from django.db import transaction
 from rest_framework import exceptions, serializers
 
 from formats.base import base_url, repository_url
+from repositories import hotcache
 from repositories.models import Repository, VirtualMember
 from repositories.names import InvalidName, check_repository_name
 from repositories.permissions import can
@@ -238,6 +239,7 @@ class RepositorySerializer(serializers.ModelSerializer):
 def _set_members(repo: Repository, members: list[Repository]) -> None:
     VirtualMember.objects.filter(virtual=repo).delete()
     VirtualMember.objects.bulk_create([VirtualMember(virtual=repo, member=m, position=i) for i, m in enumerate(members)])
+    hotcache.bump()  # bulk_create sends no post_save
 
 
 def _reaches(virtual: Repository, target_pk: int) -> bool:
