@@ -26,8 +26,8 @@ from artifacts.ingest import CHUNK, iter_file, temp_dir
 from artifacts.locks import named_lock
 from artifacts.models import UploadSession
 from formats.base import (
-    DigestMismatch, Staged, TooLarge, UpstreamMissing, UpstreamUnavailable, audit, base_url, find_repository,
-    members, serve_blob, stage_chunks,
+    ChunkedError, DigestMismatch, Staged, TooLarge, UpstreamMissing, UpstreamUnavailable, audit, base_url, find_repository,
+    fast_chunks, members, serve_blob, stage_chunks,
 )
 
 from . import auth, remote, store
@@ -133,6 +133,13 @@ def body_chunks(request):
         return
     if "chunked" not in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
         return  # neither a length nor chunked: HTTP says the body is empty
+    fast = fast_chunks(request)
+    if fast is not None:
+        try:
+            yield from fast
+        except ChunkedError as exc:
+            raise DockerError(400, "BLOB_UPLOAD_INVALID", f"malformed chunked body: {exc}") from None
+        return
     # Django sizes request.body from CONTENT_LENGTH and would read nothing of a chunked body.
     stream = request.environ["wsgi.input"]
     while True:
