@@ -7,9 +7,10 @@ or five small queries before reaching the one that matters (the file's Asset); w
 shared with the JVM, that CPU is the build's latency (docs/benchmarks.md).
 
 How it stays right across processes (gunicorn workers, the Celery worker, other hosts on Redis):
-- a generation stamp lives in Django's shared cache (Redis, else the file cache every process of
-  one PACKYARD_HOME shares). Each request reads it once (`HotCacheMiddleware`); a process whose
-  table was filled under another stamp starts a new, empty table;
+- a generation stamp lives in Django's shared cache on Redis, or, on the embedded default (one
+  host, file cache), in a file under PACKYARD_HOME that every bump replaces. Each request reads it
+  once (`HotCacheMiddleware`); a process whose table was filled under another stamp starts a new,
+  empty table;
 - every save or delete of the rows these answers come from (Repository, VirtualMember, Grant,
   Team and its members, users, ApiToken, ServiceAccount) bumps the stamp through signals, at once
   and again when the transaction commits: a process that re-read the old rows between the two
@@ -26,9 +27,12 @@ what another one sees.
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 import threading
 import uuid
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -40,7 +44,25 @@ _current: tuple[str | None, dict] = (None, {})
 _lock = threading.Lock()
 
 
+def _uses_file_cache() -> bool:
+    return settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache")
+
+
+def _stamp_file() -> str:
+    return os.path.join(settings.PACKYARD_HOME, "hotcache.stamp")
+
+
 def _stamp() -> str:
+    if _uses_file_cache():
+        # One host shares the file cache; a stat() of a file replaced on every bump is far cheaper
+        # than a cache read (open + unpickle), and a new inode makes every bump visible.
+        path = _stamp_file()
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            _set_new_stamp()
+            st = os.stat(path)
+        return f"{st.st_ino}:{st.st_mtime_ns}"
     stamp = cache.get(STAMP_KEY)
     if stamp is None:
         # Missing (first start, or Redis lost its keys): any new value invalidates every table.
@@ -86,7 +108,14 @@ def lookup(kind: str, key, load):
 
 def _set_new_stamp() -> None:
     try:
-        cache.set(STAMP_KEY, uuid.uuid4().hex, None)
+        if _uses_file_cache():
+            path = _stamp_file()
+            fd, temp = tempfile.mkstemp(prefix=".hotcache-", dir=os.path.dirname(path))
+            with os.fdopen(fd, "w") as out:
+                out.write(uuid.uuid4().hex)
+            os.replace(temp, path)
+        else:
+            cache.set(STAMP_KEY, uuid.uuid4().hex, None)
     except Exception:  # noqa: BLE001 - a cache outage must not fail the write; begin_request skips caching then
         pass
 
@@ -153,7 +182,13 @@ class HotCacheMiddleware:
 
 
 def _fields(model) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
+    names = _FIELDS.get(model)
+    if names is None:
+        names = _FIELDS[model] = [field.attname for field in model._meta.concrete_fields]
+    return names
+
+
+_FIELDS: dict = {}
 
 
 def row(model, queryset) -> tuple | None:
@@ -171,4 +206,5 @@ def instance(model, values: tuple | None):
     """A fresh model instance from stored values (JSON fields copied, so callers may change them)."""
     if values is None:
         return None
-    return model.from_db("default", _fields(model), copy.deepcopy(values))
+    values = tuple(copy.deepcopy(v) if isinstance(v, (dict, list)) else v for v in values)
+    return model.from_db("default", _fields(model), values)
