@@ -34,8 +34,14 @@ def copy_m2(dest: Path) -> Path:
     return dest
 
 
-def settings_xml(path: Path, mirror_url: str, servers: dict[str, tuple[str, str]]) -> Path:
-    entries = "".join(f"<server><id>{sid}</id><username>{u}</username><password>{p}</password></server>"
+# Send credentials with every request instead of after a 401 (Maven 3.8's HTTP wagon; docs/formats/maven.md).
+PREEMPTIVE = ("<configuration><httpConfiguration><all><usePreemptive>true</usePreemptive></all>"
+              "</httpConfiguration></configuration>")
+
+
+def settings_xml(path: Path, mirror_url: str, servers: dict[str, tuple[str, str]], preemptive: bool = False) -> Path:
+    extra = PREEMPTIVE if preemptive else ""
+    entries = "".join(f"<server><id>{sid}</id><username>{u}</username><password>{p}</password>{extra}</server>"
                       for sid, (u, p) in servers.items())
     path.write_text(f"""<settings>
   <mirrors><mirror><id>packyard</id><mirrorOf>*</mirrorOf><url>{mirror_url}</url></mirror></mirrors>
