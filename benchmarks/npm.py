@@ -154,13 +154,14 @@ def bench_packument(server: PackyardServer, work: Path, versions: int, n: int) -
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--runs", type=int, default=3, help="installs per target (median reported)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="packyard-bench-npm-"))
     server = PackyardServer(workers=2)
     verdaccio = Verdaccio(work / "verdaccio")
     try:
         packages = PackageSet(40 if args.quick else 120)
-        inst = bench_install(server, verdaccio, work, runs=1 if args.quick else 3, packages=packages)
+        inst = bench_install(server, verdaccio, work, runs=1 if args.quick else args.runs, packages=packages)
         print(f"npm install, {inst['packages']} packages ({inst['versions']} versions published), cold npm cache, "
               f"warm server, median of {len(inst['runs']['verdaccio'])}: packyard local {inst['packyard-local']:.2f} s, "
               f"packyard virtual {inst['packyard-virtual']:.2f} s, verdaccio {inst['verdaccio']:.2f} s "

@@ -4,7 +4,7 @@ Both answers come from the per-process table of repositories.hotcache during a r
 """
 from __future__ import annotations
 
-from . import hotcache
+from . import hotcache, lookups
 from .models import Repository
 
 
@@ -81,7 +81,7 @@ def first_holding(repository: Repository, path: str, fetch=None, skip_remotes: b
     from .upstream import UpstreamMissing, UpstreamUnavailable
 
     repos = members(repository) if repos is None else repos
-    kept = {a.repository_id: a for a in kept_assets([r.pk for r in repos], path)}
+    kept = {a.repository_id: a for a in lookups.kept_assets([r.pk for r in repos], path)}
     unavailable = []
     for member in repos:
         if member.kind == "remote" and skip_remotes:
@@ -104,55 +104,3 @@ def first_holding(repository: Repository, path: str, fetch=None, skip_remotes: b
         raise UpstreamUnavailable("upstream unavailable (" + "; ".join(unavailable) + ")")
     return None
 
-
-def kept_assets(repository_ids: list[int], path: str) -> list:
-    """The Assets (with their Blob) that these repositories keep at `path`: one indexed query.
-
-    Written as SQL because it runs on every file GET of every format, and the ORM spent several
-    times longer compiling the query and building the objects than the database spent answering
-    it. Values go through Django's own converters, so the instances are what the ORM would give.
-    """
-    from django.db import connections
-
-    from artifacts.models import Blob
-
-    from .models import Asset
-
-    if not repository_ids:
-        return []
-    connection = connections["default"]
-    plan = _ASSET_PLANS.get(connection.vendor)
-    if plan is None:
-        plan = _ASSET_PLANS[connection.vendor] = _asset_plan(connection, Asset, Blob)
-    sql, converters, compiler, split = plan
-    placeholders = ", ".join(["%s"] * len(repository_ids))
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(ids=placeholders), [path, *repository_ids])
-        rows = cursor.fetchall()
-    if converters:
-        rows = compiler.apply_converters(rows, converters)
-    asset_names = [f.attname for f in Asset._meta.concrete_fields]
-    blob_names = [f.attname for f in Blob._meta.concrete_fields]
-    out = []
-    for row in rows:
-        row = tuple(row)
-        asset = Asset.from_db("default", asset_names, row[:split])
-        asset.blob = Blob.from_db("default", blob_names, row[split:])
-        out.append(asset)
-    return out
-
-
-_ASSET_PLANS: dict = {}
-
-
-def _asset_plan(connection, Asset, Blob):
-    quote = connection.ops.quote_name
-    asset_fields, blob_fields = Asset._meta.concrete_fields, Blob._meta.concrete_fields
-    columns = [f"a.{quote(f.column)}" for f in asset_fields] + [f"b.{quote(f.column)}" for f in blob_fields]
-    sql = (f"SELECT {', '.join(columns)} FROM {quote(Asset._meta.db_table)} a "
-           f"INNER JOIN {quote(Blob._meta.db_table)} b ON a.{quote('blob_id')} = b.{quote(Blob._meta.pk.column)} "
-           f"WHERE a.{quote('path')} = %s AND a.{quote('repository_id')} IN ({{ids}})")
-    compiler = Asset.objects.none().query.get_compiler(connection=connection)
-    expressions = [f.get_col(Asset._meta.db_table) for f in asset_fields] + [
-        f.get_col(Blob._meta.db_table) for f in blob_fields]
-    return sql, compiler.get_converters(expressions), compiler, len(asset_fields)

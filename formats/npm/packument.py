@@ -15,11 +15,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, Q
+from django.db.models import Q
 from django.http import HttpResponse
 
 from formats.base import (
-    Asset, HttpError, UpstreamMissing, UpstreamUnavailable, members, repository_url, require, respond_document,
+    Asset, HttpError, UpstreamMissing, UpstreamUnavailable, members, package_summary, repository_url, require,
+    respond_document,
 )
 
 from . import docs, names, remote
@@ -68,15 +69,20 @@ def state_of(repository, name: str) -> State:
     repos = members(repository)
     state = State(repository, name, repos)
     local = [m for m in repos if m.kind == "local"]
-    agg = Asset.objects.filter(repository__in=repos, package=name).aggregate(
-        n=Count("id"), last=Max("id"), modified=Max("modified"), local=Count("id", filter=Q(repository__kind="local")))
-    rec = NpmPackage.objects.filter(repository__in=local, name=name).aggregate(n=Count("id"), modified=Max("modified"))
-    state.local_has = agg["local"] > 0 or rec["n"] > 0
+    files = package_summary([m.pk for m in repos], name, [m.pk for m in local])
+    # The package's own row (dist-tags, deprecations) changes without a file changing.
+    rec = {"n": 0, "modified": None}
+    if local:
+        row = NpmPackage.objects.filter(repository__in=local, name=name).order_by("-modified").values_list(
+            "modified", flat=True)
+        stamps = list(row)
+        rec = {"n": len(stamps), "modified": stamps[0] if stamps else None}
+    state.local_has = files.local_files > 0 or rec["n"] > 0
     # The guard matters only when a remote member could offer the name: skip its queries otherwise.
     skip_remotes = (repository.kind == "virtual" and any(m.kind == "remote" for m in repos)
                     and guard_enabled(repository) and local_claims(local, name))
-    state.etag_parts = [repository.pk, repository.created, [m.pk for m in repos], skip_remotes, agg["n"], agg["last"],
-                        agg["modified"], rec["n"], rec["modified"]]
+    state.etag_parts = [repository.pk, repository.created, [m.pk for m in repos], skip_remotes, files.files,
+                        files.last_id, files.modified, rec["n"], rec["modified"]]
     for member in repos:
         if member.kind != "remote" or skip_remotes:
             continue

@@ -13,9 +13,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max
 
-from formats.base import Asset, UpstreamMissing, UpstreamUnavailable, members
+from formats.base import Asset, UpstreamMissing, UpstreamUnavailable, members, package_summary
 
 from . import remote
 
@@ -66,14 +66,11 @@ def is_core_metadata(asset) -> bool:
 def project_state(repository, project: str) -> ProjectState:
     repos = members(repository)
     state = ProjectState(repository=repository, project=project, members=repos)
-    agg = Asset.objects.filter(repository__in=repos, package=project).aggregate(
-        n=Count("id"), last=Max("id"), modified=Max("modified"),
-        local=Count("id", filter=Q(repository__kind="local")),
-    )
-    state.local_has = agg["local"] > 0
+    files = package_summary([m.pk for m in repos], project, [m.pk for m in repos if m.kind == "local"])
+    state.local_has = files.local_files > 0
     skip_remotes = repository.kind == "virtual" and state.local_has and guard_enabled(repository)
     state.etag_parts = [repository.pk, repository.created, [m.pk for m in repos], skip_remotes,
-                        agg["n"], agg["last"], agg["modified"]]
+                        files.files, files.last_id, files.modified]
     for member in repos:
         if member.kind != "remote" or skip_remotes:
             continue
