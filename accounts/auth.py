@@ -84,6 +84,14 @@ def find_user(username: str):
     return hotcache.instance(User, hotcache.lookup("user", username, load))
 
 
+def active_user(username: str):
+    """The active user with exactly this username, or None (registry tokens name their user so)."""
+    User = get_user_model()
+    user = hotcache.instance(User, hotcache.lookup(
+        "user-exact", username, lambda: hotcache.row(User, User.objects.filter(username=username))))
+    return user if user is not None and user.is_active else None
+
+
 def is_service_account(user) -> bool:
     return user is not None and ServiceAccount.objects.filter(user_id=user.pk).exists()
 

@@ -20,12 +20,11 @@ from datetime import datetime, timezone as dt_timezone
 
 import jwt
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 
 from accounts import ldap as directory
-from accounts.auth import AuthenticationFailed, authenticate as authenticate_header
+from accounts.auth import AuthenticationFailed, active_user, authenticate as authenticate_header
 from formats.base import Repository, base_url, can, find_repository
 
 from .errors import API_VERSION, DockerError
@@ -96,7 +95,7 @@ def _from_jwt(request, raw: str) -> Principal:
                           headers=challenge(request, error="invalid_token")) from None
     user = AnonymousUser()
     if claims["sub"]:
-        user = get_user_model().objects.filter(username=claims["sub"], is_active=True).first()
+        user = active_user(claims["sub"])
         if user is None:
             raise DockerError(401, "UNAUTHORIZED", "the token's user no longer exists",
                               headers=challenge(request, error="invalid_token"))
