@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from .flush import FlushBehind
 from .locks import named_lock
 from .models import Blob
 from .storage import get_storage, key_for
@@ -124,15 +125,20 @@ def stage_chunks(chunks: Iterable[bytes], max_bytes: int | None = None,
     size = 0
     try:
         with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                if not chunk:
-                    continue
-                size += len(chunk)
-                if size > limit:
-                    raise TooLarge(f"file exceeds the {limit}-byte upload limit")
-                for h in hashes.values():
-                    h.update(chunk)
-                out.write(chunk)
+            behind = FlushBehind(out.fileno())
+            try:
+                for chunk in chunks:
+                    if not chunk:
+                        continue
+                    size += len(chunk)
+                    if size > limit:
+                        raise TooLarge(f"file exceeds the {limit}-byte upload limit")
+                    for h in hashes.values():
+                        h.update(chunk)
+                    out.write(chunk)
+                    behind.wrote(len(chunk))
+            finally:
+                behind.finish()  # before the file is closed, whatever happened
             # Durable before it can be renamed into the store and named by a database row.
             out.flush()
             os.fsync(out.fileno())

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from artifacts.chunked import ChunkedError, fast_chunks  # noqa: F401
+from artifacts.flush import FlushBehind  # noqa: F401
 from artifacts.ingest import DigestMismatch, IngestError, Staged, TooLarge, open_blob, read_blob, stage, stage_bytes, stage_chunks  # noqa: F401
 from artifacts.documents import respond as respond_document  # noqa: F401
 from artifacts.serve import etag_matches, serve_blob  # noqa: F401

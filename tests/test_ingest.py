@@ -140,3 +140,23 @@ def test_concurrent_commits_of_the_same_content(blob_root):
     assert stored_files(blob_root) == [key_for(results[0])]
     assert (blob_root / key_for(results[0])).read_bytes() == data
     assert temp_files() == before
+
+
+def test_flush_behind_starts_one_background_flush_per_threshold(tmp_path):
+    from artifacts.flush import FlushBehind
+
+    with open(tmp_path / "upload", "wb") as out:
+        behind = FlushBehind(out.fileno(), every=10)
+        out.write(b"x" * 5)
+        behind.wrote(5)
+        assert behind.running is None  # below the threshold: nothing to flush yet
+        out.write(b"x" * 6)
+        behind.wrote(6)
+        first = behind.running
+        assert first is not None and behind.pending == 0
+        first.result(timeout=10)
+        out.write(b"x" * 10)
+        behind.wrote(10)
+        assert behind.running is not first
+        behind.finish()
+        assert behind.running is None

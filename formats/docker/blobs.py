@@ -26,7 +26,7 @@ from artifacts.ingest import CHUNK, iter_file, temp_dir
 from artifacts.locks import named_lock
 from artifacts.models import UploadSession
 from formats.base import (
-    ChunkedError, DigestMismatch, Staged, TooLarge, UpstreamMissing, UpstreamUnavailable, audit, base_url, find_repository,
+    ChunkedError, DigestMismatch, FlushBehind, Staged, TooLarge, UpstreamMissing, UpstreamUnavailable, audit, base_url, find_repository,
     fast_chunks, members, serve_blob, stage_chunks,
 )
 
@@ -234,6 +234,7 @@ def _append(ctx, session: UploadSession) -> None:
     hasher = hashlib.sha256() if session.size == 0 else None
     received = 0
     with open(session.temp_path, "ab") as out:
+        behind = FlushBehind(out.fileno())  # the closing PUT's fsync then has only the tail to write
         try:
             for chunk in body_chunks(request):
                 received += len(chunk)
@@ -242,6 +243,7 @@ def _append(ctx, session: UploadSession) -> None:
                 if hasher is not None:
                     hasher.update(chunk)
                 out.write(chunk)
+                behind.wrote(len(chunk))
             if expected is not None and received != expected:
                 raise DockerError(400, "SIZE_INVALID", f"received {received} bytes, Content-Range said {expected}")
         except BaseException:
@@ -250,6 +252,8 @@ def _append(ctx, session: UploadSession) -> None:
             out.flush()
             out.truncate(session.size)
             raise
+        finally:
+            behind.finish()  # before the file is closed
     if received:
         session.size += received
         if hasher is not None:
