@@ -7,7 +7,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_HOME := $(shell mktemp -u /tmp/packyard-pytest-XXXXXX)
 
-.PHONY: install tools serve test test-postgres test-embedded bench bench-npm bench-maven bench-docker
+.PHONY: install tools bench-tools serve test test-postgres test-embedded bench bench-npm bench-maven bench-docker
 
 install: $(VENV)/.installed
 
@@ -40,8 +40,12 @@ test-postgres: install tools
 test-embedded: install tools
 	PACKYARD_HOME=$(TEST_HOME)-embedded PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# What the benchmarks run besides Packyard: nginx, skopeo, docker-registry (Verdaccio comes from npm).
+bench-tools:
+	bash scripts/debian-packages.sh bench
+
 # Every benchmark: PyPI (run.py), then each format's own script.
-bench: install
+bench: install bench-tools
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) benchmarks/run.py
 	$(MAKE) --no-print-directory bench-npm bench-maven bench-docker
 
@@ -50,9 +54,9 @@ bench-npm: install
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) benchmarks/npm.py
 
 # Maven: mvn package with an empty local repository, through a Packyard virtual vs nginx.
-bench-maven: install
+bench-maven: install bench-tools
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) benchmarks/maven.py
 
 # Docker: skopeo push/pull of a 500 MiB image and manifest GETs, Packyard vs docker-registry.
-bench-docker: install
+bench-docker: install bench-tools
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) benchmarks/docker.py

@@ -11,7 +11,8 @@ Each run builds a new image (fresh random bytes) and pushes it under a new name:
 info cache (/var/lib/containers/cache for root) would otherwise mount layers it saw in an earlier
 push instead of uploading them. Pulls go to a fresh `oci:` layout in a temp folder. Packyard and
 registry runs are interleaved, the order alternating, so load from elsewhere on the machine (and
-the page cache) treat both alike. Medians of N.
+the page cache) treat both alike; each timed copy starts after a sync(), so no writeback left by
+an earlier step (the registry does not fsync what it stores) lands in it. Medians of N.
 
 Run: `make bench-docker` (or `python benchmarks/docker.py [--runs N] [--big-mib M]`).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import os
 import shutil
 import statistics
 import sys
@@ -41,6 +43,9 @@ CREDS = f"admin:{ADMIN_PASSWORD}"
 
 
 def timed_skopeo(*args: str) -> float:
+    # Start every timed copy with no dirty pages left by an earlier step: the registry does not
+    # fsync what it stores, so its writeback otherwise lands in whatever is timed next.
+    os.sync()
     start = time.perf_counter()
     done = skopeo(*args, timeout=1800)
     elapsed = time.perf_counter() - start
