@@ -18,14 +18,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-# Client tools the e2e tests drive: Debian's (scripts/debian-packages.sh test) and pnpm (issue 3),
-# fetched from the npm registry at install time only.
+# Client tools the e2e tests drive: Debian's (scripts/debian-packages.sh test), pnpm and yarn 1
+# (issue 3), fetched from the npm registry at install time only.
 PNPM_VERSION := 12.4.2
-tools: .tools/pnpm-$(PNPM_VERSION).stamp
+YARN_VERSION := 1.22.22
+tools: .tools/pnpm-$(PNPM_VERSION)-yarn-$(YARN_VERSION).stamp
 	bash scripts/debian-packages.sh test
 
-.tools/pnpm-$(PNPM_VERSION).stamp:
-	npm install --prefix .tools --no-audit --no-fund --no-save pnpm@$(PNPM_VERSION)
+.tools/pnpm-$(PNPM_VERSION)-yarn-$(YARN_VERSION).stamp:
+	npm install --prefix .tools --no-audit --no-fund --no-save pnpm@$(PNPM_VERSION) yarn@$(YARN_VERSION)
 	touch $@
 
 serve: install

@@ -1,7 +1,7 @@
 """End to end: the real npm (node 20, npm 11) against `packyard serve`: login, publish, dist-tags,
 deprecate, unpublish, and installs through a virtual merging a local repository with a remote whose
 upstream is a second Packyard, including `npm ci` with an empty cache after the upstream went away;
-pnpm 12 (installed into .tools/ by `make tools`) installs the same project through the virtual."""
+pnpm 12 and yarn 1 (installed into .tools/ by `make tools`) install the same project through the virtual."""
 from __future__ import annotations
 
 import json
@@ -18,6 +18,7 @@ from tests.servers import PackyardServer
 from .npmclient import Npm, login_token, make_package, make_project, nerf
 
 PNPM = Path(__file__).resolve().parents[2] / ".tools" / "node_modules" / ".bin" / "pnpm"
+YARN = Path(__file__).resolve().parents[2] / ".tools" / "node_modules" / ".bin" / "yarn"
 PASSWORDS = {"npm-alice": "alice-npm-pw", "npm-bob": "bob-npm-pw"}
 
 
@@ -163,6 +164,33 @@ def test_pnpm_installs_through_virtual(site, virtual, tmp_path):
     assert done.returncode == 0, f"pnpm install failed:\n{done.stdout}\n{done.stderr}"
     lock = (project / "pnpm-lock.yaml").read_text()
     assert "e2e-inhouse@1.0.0" in lock and "e2e-leaf@3.0.0" in lock and "99.0.0" not in lock
+    script = "console.log(require('e2e-inhouse') + ' ' + require('e2e-mid'))"
+    out = subprocess.run(["node", "-e", script], cwd=project, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "e2e-inhouse@1.0.0 e2e-mid@2.0.0", out.stderr
+
+
+def test_yarn_classic_installs_through_virtual(site, virtual, tmp_path):
+    assert YARN.exists(), "yarn is missing: `make tools` installs it into .tools/"
+    project = make_project(tmp_path, PROJECT)
+    home = tmp_path / "yarn-home"
+    home.mkdir()
+    # yarn 1 reads the registry and its _authToken from ~/.npmrc, as npm does, but sends the token
+    # on package requests only with always-auth (docs/formats/npm.md).
+    (home / ".npmrc").write_text(f"registry={virtual}\n{nerf(virtual)}:_authToken="
+                                 f"{login_token(virtual, 'npm-alice', PASSWORDS['npm-alice'])}\n"
+                                 f"{nerf(virtual)}:always-auth=true\n")
+    env = {k: v for k, v in os.environ.items() if not k.lower().startswith(("npm_config_", "yarn_"))}
+    env.update({"HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "CI": "true"})
+    done = subprocess.run([str(YARN), "install", "--non-interactive", "--no-progress", "--cache-folder",
+                           str(home / "cache"), "--registry", virtual], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, f"yarn install failed:\n{done.stdout}\n{done.stderr}"
+    lock = (project / "yarn.lock").read_text()
+    assert '"e2e-inhouse@*"' in lock or "e2e-inhouse@*" in lock, lock
+    assert 'version "1.0.0"' in lock and 'version "3.0.0"' in lock and "99.0.0" not in lock, lock
+    # Every tarball yarn fetched and locked came from the virtual, never from a member or the upstream.
+    resolved = [line.split('"')[1] for line in lock.splitlines() if line.strip().startswith("resolved ")]
+    assert len(resolved) == 3 and all(url.startswith(virtual) for url in resolved), resolved
     script = "console.log(require('e2e-inhouse') + ' ' + require('e2e-mid'))"
     out = subprocess.run(["node", "-e", script], cwd=project, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "e2e-inhouse@1.0.0 e2e-mid@2.0.0", out.stderr
