@@ -27,7 +27,7 @@ from repositories import audit  # noqa: F401
 from repositories.models import Asset, Repository  # noqa: F401
 from repositories.names import InvalidName, check_path  # noqa: F401
 from repositories.permissions import can
-from repositories.lookups import package_summary  # noqa: F401
+from repositories.lookups import follow, package_summary  # noqa: F401
 from repositories.resolve import deploy_target, find_repository, first_holding, members  # noqa: F401
 from repositories.upstream import (  # noqa: F401
     UpstreamMissing, UpstreamUnavailable, fetch_file, get_metadata, upstream_url,

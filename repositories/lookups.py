@@ -1,7 +1,7 @@
 """The two lookups every client request of a package makes, each one SQL query.
 
 - `kept_assets(repository_ids, path)`: the Assets (with their Blob) these repositories keep at a path,
-  for every file GET of every format;
+  for every file GET of every format (through `follow`, which plugins use for their own rows);
 - `package_summary(repository_ids, package, local_ids)`: how many files a package has across them,
   the newest id and change time, and how many are in local repositories: what the ETag of a
   generated index page or packument is built from, and what the dependency-confusion guard asks.
@@ -21,48 +21,78 @@ from django.db import connections
 
 def kept_assets(repository_ids: list[int], path: str) -> list:
     """The Assets (with their Blob) that these repositories keep at `path`."""
-    from artifacts.models import Blob
-
     from .models import Asset
 
-    if not repository_ids:
+    return follow(Asset, ("blob",), path=path, repository_id=list(repository_ids))
+
+
+def follow(model, chain: tuple[str, ...], **where) -> list:
+    """Rows of `model` matching `where`, each with the foreign keys in `chain` loaded, in one query.
+
+    `follow(Tag, ("manifest", "blob"), repository_id=1, image="app", name="latest")` is
+    `Tag.objects.select_related("manifest__blob").filter(...)` without the ORM's compilation cost.
+    `where` compares columns for equality, or with IN when the value is a list (an empty list
+    matches nothing).
+    """
+    if any(isinstance(v, list) and not v for v in where.values()):
         return []
     connection = connections["default"]
-    plan = _PLANS.get(connection.vendor)
+    keys = tuple(sorted(where))
+    shape = (connection.vendor, model, chain, tuple((k, len(where[k]) if isinstance(where[k], list) else None)
+                                                     for k in keys))
+    plan = _PLANS.get(shape)
     if plan is None:
-        plan = _PLANS[connection.vendor] = _asset_plan(connection, Asset, Blob)
-    sql, converters, compiler, split = plan
-    placeholders = ", ".join(["%s"] * len(repository_ids))
+        plan = _PLANS[shape] = _plan(connection, model, chain, shape[3])
+    sql, converters, compiler, models = plan
+    params = []
+    for key in keys:
+        params.extend(where[key] if isinstance(where[key], list) else [where[key]])
     with connection.cursor() as cursor:
-        cursor.execute(sql.format(ids=placeholders), [path, *repository_ids])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     if converters:
         rows = compiler.apply_converters(rows, converters)
-    asset_names = [f.attname for f in Asset._meta.concrete_fields]
-    blob_names = [f.attname for f in Blob._meta.concrete_fields]
     out = []
     for row in rows:
-        row = tuple(row)
-        asset = Asset.from_db("default", asset_names, row[:split])
-        asset.blob = Blob.from_db("default", blob_names, row[split:])
-        out.append(asset)
+        row, start, previous = tuple(row), 0, None
+        for index, (each, names) in enumerate(models):
+            obj = each.from_db("default", names, row[start:start + len(names)])
+            start += len(names)
+            if previous is None:
+                out.append(obj)
+            else:
+                setattr(previous, chain[index - 1], obj)
+            previous = obj
     return out
 
 
 _PLANS: dict = {}
 
 
-def _asset_plan(connection, Asset, Blob):
+def _plan(connection, model, chain, conditions):
     quote = connection.ops.quote_name
-    asset_fields, blob_fields = Asset._meta.concrete_fields, Blob._meta.concrete_fields
-    columns = [f"a.{quote(f.column)}" for f in asset_fields] + [f"b.{quote(f.column)}" for f in blob_fields]
-    sql = (f"SELECT {', '.join(columns)} FROM {quote(Asset._meta.db_table)} a "
-           f"INNER JOIN {quote(Blob._meta.db_table)} b ON a.{quote('blob_id')} = b.{quote(Blob._meta.pk.column)} "
-           f"WHERE a.{quote('path')} = %s AND a.{quote('repository_id')} IN ({{ids}})")
-    compiler = Asset.objects.none().query.get_compiler(connection=connection)
-    expressions = [f.get_col(Asset._meta.db_table) for f in asset_fields] + [
-        f.get_col(Blob._meta.db_table) for f in blob_fields]
-    return sql, compiler.get_converters(expressions), compiler, len(asset_fields)
+    models, joins, current = [model], [], model
+    for index, name in enumerate(chain):
+        field = current._meta.get_field(name)
+        target = field.related_model
+        joins.append(f"INNER JOIN {quote(target._meta.db_table)} t{index + 1} "
+                     f"ON t{index}.{quote(field.column)} = t{index + 1}.{quote(field.target_field.column)}")
+        models.append(target)
+        current = target
+    columns, expressions = [], []
+    for index, each in enumerate(models):
+        for f in each._meta.concrete_fields:
+            columns.append(f"t{index}.{quote(f.column)}")
+            expressions.append(f.get_col(f"t{index}"))
+    tests = []
+    for key, count in conditions:
+        column = f"t0.{quote(model._meta.get_field(key).column)}"
+        tests.append(f"{column} = %s" if count is None else f"{column} IN ({', '.join(['%s'] * count)})")
+    sql = (f"SELECT {', '.join(columns)} FROM {quote(model._meta.db_table)} t0 {' '.join(joins)} "
+           f"WHERE {' AND '.join(tests) or '1 = 1'}")
+    compiler = model.objects.none().query.get_compiler(connection=connection)
+    names = [(each, [f.attname for f in each._meta.concrete_fields]) for each in models]
+    return sql, compiler.get_converters(expressions), compiler, names
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from formats.base import Asset, read_blob, stage_bytes
+from formats.base import Asset, follow, read_blob, stage_bytes
 
 from .models import Manifest, ManifestReference, Tag
 from .parse import IMAGE_CONFIG_TYPES, Parsed, image_config
@@ -23,7 +23,8 @@ def blob_path(image: str, digest: str) -> str:
 
 
 def find_blob(repository, image: str, digest: str) -> Asset | None:
-    return Asset.objects.select_related("blob").filter(repository=repository, path=blob_path(image, digest)).first()
+    found = follow(Asset, ("blob",), repository_id=repository.pk, path=blob_path(image, digest))
+    return found[0] if found else None
 
 
 def link_blob(repository, image: str, blob, user: str = "") -> Asset:
@@ -36,10 +37,12 @@ def link_blob(repository, image: str, blob, user: str = "") -> Asset:
 
 
 def find_manifest(repository, image: str, reference: str) -> Manifest | None:
+    # Every pull asks this first: `follow` is the same select_related query without the ORM's cost.
     if ":" in reference:
-        return Manifest.objects.select_related("blob").filter(repository=repository, image=image, digest=reference).first()
-    tag = Tag.objects.select_related("manifest__blob").filter(repository=repository, image=image, name=reference).first()
-    return tag.manifest if tag else None
+        found = follow(Manifest, ("blob",), repository_id=repository.pk, image=image, digest=reference)
+        return found[0] if found else None
+    tags = follow(Tag, ("manifest", "blob"), repository_id=repository.pk, image=image, name=reference)
+    return tags[0].manifest if tags else None
 
 
 def missing_references(repository, image: str, parsed: Parsed) -> tuple[list[str], list[str]]:
