@@ -53,11 +53,6 @@ def check(username: str, address: str) -> tuple[int, bool]:
     return wait, bool(found.get(counter))
 
 
-def locked_for(username: str, address: str) -> int:
-    """Seconds until a login for `username` from `address` is accepted again; 0 when it is now."""
-    return check(username, address)[0]
-
-
 def failed(username: str, address: str) -> int:
     """Count one failed login; returns the lockout just started (seconds), else 0."""
     window = settings.PACKYARD_LOGIN_FAILURE_WINDOW
