@@ -147,40 +147,46 @@ def virtual(site, upstream, tmp_path_factory):
 PROJECT = {"e2e-inhouse": "*", "e2e-mid": "^2.0.0"}
 
 
+def client_home(tmp_path, tool: str, virtual: str, extra: str = ""):
+    """A HOME for another npm client: an .npmrc with the virtual and npm-alice's token, and an
+    environment with none of the caller's npm/pnpm/yarn settings."""
+    home = tmp_path / f"{tool}-home"
+    home.mkdir()
+    (home / ".npmrc").write_text(f"registry={virtual}\n{nerf(virtual)}:_authToken="
+                                 f"{login_token(virtual, 'npm-alice', PASSWORDS['npm-alice'])}\n{extra}")
+    env = {k: v for k, v in os.environ.items() if not k.lower().startswith(("npm_config_", "pnpm_", "yarn_"))}
+    return home, {**env, "HOME": str(home), "CI": "true"}
+
+
+def assert_project_runs(project) -> None:
+    script = "console.log(require('e2e-inhouse') + ' ' + require('e2e-mid'))"
+    out = subprocess.run(["node", "-e", script], cwd=project, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "e2e-inhouse@1.0.0 e2e-mid@2.0.0", out.stderr
+
+
 def test_pnpm_installs_through_virtual(site, virtual, tmp_path):
     assert PNPM.exists(), "pnpm is missing: `make tools` installs it into .tools/"
     project = make_project(tmp_path, PROJECT)
-    home = tmp_path / "pnpm-home"
-    home.mkdir()
     # pnpm reads auth from an .npmrc; everything else it would keep is pointed into the test's own folders.
-    (home / ".npmrc").write_text(f"registry={virtual}\n{nerf(virtual)}:_authToken="
-                                 f"{login_token(virtual, 'npm-alice', PASSWORDS['npm-alice'])}\n")
-    env = {k: v for k, v in os.environ.items() if not k.lower().startswith(("npm_config_", "pnpm_"))}
-    env.update({"HOME": str(home), "XDG_CACHE_HOME": str(home / "cache"), "XDG_DATA_HOME": str(home / "data"),
-                "XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"), "CI": "true"})
+    home, env = client_home(tmp_path, "pnpm", virtual)
+    env.update({"XDG_CACHE_HOME": str(home / "cache"), "XDG_DATA_HOME": str(home / "data"),
+                "XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state")})
     done = subprocess.run([str(PNPM), "install", "--registry", virtual, "--store-dir", str(home / "store"),
                            "--npmrc-auth-file", str(home / ".npmrc"), "--reporter", "append-only"],
                           cwd=project, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"pnpm install failed:\n{done.stdout}\n{done.stderr}"
     lock = (project / "pnpm-lock.yaml").read_text()
     assert "e2e-inhouse@1.0.0" in lock and "e2e-leaf@3.0.0" in lock and "99.0.0" not in lock
-    script = "console.log(require('e2e-inhouse') + ' ' + require('e2e-mid'))"
-    out = subprocess.run(["node", "-e", script], cwd=project, capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "e2e-inhouse@1.0.0 e2e-mid@2.0.0", out.stderr
+    assert_project_runs(project)
 
 
 def test_yarn_classic_installs_through_virtual(site, virtual, tmp_path):
     assert YARN.exists(), "yarn is missing: `make tools` installs it into .tools/"
     project = make_project(tmp_path, PROJECT)
-    home = tmp_path / "yarn-home"
-    home.mkdir()
     # yarn 1 reads the registry and its _authToken from ~/.npmrc, as npm does, but sends the token
     # on package requests only with always-auth (docs/formats/npm.md).
-    (home / ".npmrc").write_text(f"registry={virtual}\n{nerf(virtual)}:_authToken="
-                                 f"{login_token(virtual, 'npm-alice', PASSWORDS['npm-alice'])}\n"
-                                 f"{nerf(virtual)}:always-auth=true\n")
-    env = {k: v for k, v in os.environ.items() if not k.lower().startswith(("npm_config_", "yarn_"))}
-    env.update({"HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "CI": "true"})
+    home, env = client_home(tmp_path, "yarn", virtual, extra=f"{nerf(virtual)}:always-auth=true\n")
+    env["XDG_CONFIG_HOME"] = str(home / "config")
     done = subprocess.run([str(YARN), "install", "--non-interactive", "--no-progress", "--cache-folder",
                            str(home / "cache"), "--registry", virtual], cwd=project, env=env, capture_output=True,
                           text=True, timeout=300)
@@ -191,9 +197,7 @@ def test_yarn_classic_installs_through_virtual(site, virtual, tmp_path):
     # Every tarball yarn fetched and locked came from the virtual, never from a member or the upstream.
     resolved = [line.split('"')[1] for line in lock.splitlines() if line.strip().startswith("resolved ")]
     assert len(resolved) == 3 and all(url.startswith(virtual) for url in resolved), resolved
-    script = "console.log(require('e2e-inhouse') + ' ' + require('e2e-mid'))"
-    out = subprocess.run(["node", "-e", script], cwd=project, capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "e2e-inhouse@1.0.0 e2e-mid@2.0.0", out.stderr
+    assert_project_runs(project)
 
 
 def test_install_through_virtual_then_ci_without_upstream(site, upstream, virtual, tmp_path):
