@@ -8,23 +8,12 @@ from . import hotcache, lookups
 from .models import Repository
 
 
-class NotFound(Exception):
-    pass
-
-
 def find_repository(name: str, format: str | None = None) -> Repository | None:
     """The repository called `name` (of `format`, when given), or None."""
     values = hotcache.lookup("repository", name, lambda: hotcache.row(Repository, Repository.objects.filter(name=name)))
     repo = hotcache.instance(Repository, values)
     if repo is None or (format is not None and repo.format != format):
         return None
-    return repo
-
-
-def get_repository(name: str) -> Repository:
-    repo = find_repository(name)
-    if repo is None:
-        raise NotFound(name)
     return repo
 
 
