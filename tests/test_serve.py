@@ -26,6 +26,9 @@ def _blob_view(request, sha256):
     from artifacts.serve import serve_blob
 
     size = int(request.GET["size"])
+    if "peer" in request.GET:
+        # Stands in for a client on another host: every test client here is on loopback.
+        request.META["REMOTE_ADDR"] = request.GET["peer"]
     return serve_blob(request, Blob(sha256=sha256, size=size), filename=request.GET.get("name"))
 
 
@@ -215,7 +218,7 @@ def test_sendfile_under_gunicorn(gunicorn, blob):
     def sendfile_bytes() -> int:
         return requests.get(gunicorn + "/sendfile-bytes", timeout=10).json()["bytes"]
 
-    url = f"{gunicorn}/blob/{blob.sha256}?size={blob.size}"
+    url = f"{gunicorn}/blob/{blob.sha256}?size={blob.size}&peer=203.0.113.7"
     whole = requests.get(url + "&name=pkg-1.0.tar.gz", timeout=10)
     assert whole.status_code == 200 and whole.content == DATA
     assert whole.headers["Content-Disposition"] == 'attachment; filename="pkg-1.0.tar.gz"'
@@ -232,3 +235,31 @@ def test_sendfile_under_gunicorn(gunicorn, blob):
     assert head.status_code == 200 and head.headers["Content-Length"] == str(len(DATA))
     assert requests.get(url, headers={"If-None-Match": whole.headers["ETag"]}, timeout=10).status_code == 304
     assert requests.get(url, headers={"Range": "bytes=99999-"}, timeout=10).status_code == 416
+
+
+@pytest.mark.django_db
+def test_a_client_on_this_host_gets_a_copy_not_sendfile(gunicorn, blob):
+    """Loopback peers are written to from a buffer (artifacts.serve.peer_is_local says why)."""
+    def sendfile_bytes() -> int:
+        return requests.get(gunicorn + "/sendfile-bytes", timeout=10).json()["bytes"]
+
+    url = f"{gunicorn}/blob/{blob.sha256}?size={blob.size}"
+    sent_before = sendfile_bytes()
+    whole = requests.get(url, timeout=10)
+    assert whole.status_code == 200 and whole.content == DATA
+    assert whole.headers["Content-Length"] == str(len(DATA))
+    part = requests.get(url, headers={"Range": "bytes=300-555"}, timeout=10)
+    assert part.status_code == 206 and part.content == DATA[300:556]
+    assert sendfile_bytes() == sent_before
+
+
+@pytest.mark.parametrize("address, local", [
+    ("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("::ffff:127.0.0.1", True),
+    ("", True),  # gunicorn on a Unix socket: the peer is on this host
+    ("10.0.0.5", False), ("203.0.113.7", False), ("2001:db8::1", False), ("::ffff:10.0.0.5", False),
+    ("fe80::1%eth0", False),
+])
+def test_peer_is_local(rf, address, local):
+    from artifacts.serve import peer_is_local
+
+    assert peer_is_local(rf.get("/", REMOTE_ADDR=address)) is local
