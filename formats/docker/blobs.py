@@ -8,15 +8,19 @@ Uploads (OCI 1.1 "push"), all ending in a blob linked into the image as an Asset
   body with no Content-Length is read to EOF from wsgi.input; a Content-Range that does not
   start where the file ends is 416), GET tells the progress, PUT ?digest=D closes it (verified,
   DIGEST_INVALID on mismatch), DELETE cancels. Abandoned sessions are reaped by core GC.
-A first PATCH into an empty session hashes while writing, so docker's one-stream PATCH needs no
-second read of the file at PUT time.
+Every PATCH hashes while writing, continuing the hash of the bytes before it when this process
+holds it (`_running`), so neither docker's one-stream PATCH nor a chunked push needs a second
+read of the file at PUT time; only a PATCH that lands on another worker than the one before it
+makes the PUT re-read the file.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+import threading
 import uuid
+from collections import OrderedDict
 
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
@@ -34,6 +38,35 @@ from . import auth, remote, store
 from .errors import API_VERSION, DockerError, check_digest, check_name
 
 _RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)$")
+
+# sha256 states of open uploads whose bytes all went through this process, by session id, with
+# the byte count each covers. Python cannot save a hash state to resume elsewhere, but a client
+# sends its PATCHes on one kept-alive connection, so usually to the same worker. Bounded: a
+# forgotten entry costs only a re-read at PUT.
+_RUNNING: OrderedDict[str, tuple[int, "hashlib._Hash"]] = OrderedDict()
+_RUNNING_MAX = 256
+_RUNNING_LOCK = threading.Lock()
+
+
+def _running(session_id: str, size: int):
+    """This process's hash of exactly the first `size` bytes of the upload, taken out; or None."""
+    with _RUNNING_LOCK:
+        held = _RUNNING.pop(session_id, None)
+    if size == 0:
+        return hashlib.sha256()
+    return held[1] if held and held[0] == size else None
+
+
+def _forget(session_id: str) -> None:
+    with _RUNNING_LOCK:
+        _RUNNING.pop(session_id, None)
+
+
+def _keep_running(session_id: str, size: int, hasher) -> None:
+    with _RUNNING_LOCK:
+        _RUNNING[session_id] = (size, hasher)
+        while len(_RUNNING) > _RUNNING_MAX:
+            _RUNNING.popitem(last=False)
 
 
 def resolve_blob(repository, image: str, digest: str):
@@ -231,7 +264,7 @@ def _append(ctx, session: UploadSession) -> None:
             raise DockerError(400, "SIZE_INVALID", "Content-Length does not match Content-Range")
     limit = settings.PACKYARD_MAX_UPLOAD_BYTES
     state = dict(session.state or {})
-    hasher = hashlib.sha256() if session.size == 0 else None
+    hasher = _running(session.id, session.size)
     received = 0
     with open(session.temp_path, "ab") as out:
         behind = FlushBehind(out.fileno())  # the closing PUT's fsync then has only the tail to write
@@ -256,8 +289,9 @@ def _append(ctx, session: UploadSession) -> None:
             behind.finish()  # before the file is closed
     if received:
         session.size += received
-        if hasher is not None:
-            state.update(hashed=session.size, sha256=hasher.hexdigest())
+    if hasher is not None:
+        state.update(hashed=session.size, sha256=hasher.hexdigest())
+        _keep_running(session.id, session.size, hasher)
     session.state = state
     session.updated = timezone.now()
     session.save(update_fields=["size", "state", "updated"])
@@ -272,6 +306,7 @@ def upload(ctx, session_id: str) -> HttpResponse:
         if method in ("GET", "HEAD"):
             return _session_response(ctx, 204, session.id, session.size)
         if method == "DELETE":
+            _forget(session.id)
             os.unlink(session.temp_path)
             session.delete()
             return _empty(204, {"Docker-Upload-UUID": session.id})
@@ -292,6 +327,7 @@ def _finish(ctx, target, session: UploadSession) -> HttpResponse:
         _discard(session)
         raise
     _append(ctx, session)
+    _forget(session.id)
     state = session.state or {}
     if state.get("hashed") == session.size and state.get("sha256"):
         hexdigest = state["sha256"]
@@ -316,6 +352,7 @@ def _finish(ctx, target, session: UploadSession) -> HttpResponse:
 
 
 def _discard(session: UploadSession) -> None:
+    _forget(session.id)
     if os.path.exists(session.temp_path):
         os.unlink(session.temp_path)
     session.delete()
