@@ -65,6 +65,26 @@ def _token_user(raw: str):
     return user, token
 
 
+def api_token_by_id(token_id, user):
+    """`user`'s live API token with this id, or None once it was deleted (revoked) or has expired.
+
+    Docker registry JWTs name the API token they were issued for by id (never by its secret), so
+    every request presenting one re-checks the token and applies its scopes. Cached per process like
+    the lookup by secret: deleting or saving a token bumps the hotcache stamp, so a revocation is
+    seen at the next request without a query per request.
+    """
+    if type(token_id) is not int or user is None or not user.is_authenticated:
+        return None
+    token = hotcache.instance(ApiToken, hotcache.lookup(
+        "token-pk", token_id, lambda: hotcache.row(ApiToken, ApiToken.objects.filter(pk=token_id))))
+    # A JWT names its user (sub) and its token apart: the token must be that user's, so no claim can
+    # pair one user's identity with another user's token.
+    if token is None or token.is_expired() or token.user_id != user.pk:
+        return None
+    token.user = user
+    return token
+
+
 def _user_by_pk(pk):
     User = get_user_model()
     return hotcache.instance(User, hotcache.lookup("user-pk", pk, lambda: hotcache.row(User, User.objects.filter(pk=pk))))

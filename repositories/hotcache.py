@@ -1,7 +1,7 @@
 """Per-process copies of the rows every client request reads, valid while a shared stamp is unchanged.
 
 What is kept: repositories by name, a virtual's members, a user's role on a repository, users by
-login name and API tokens by hash (accounts.auth, repositories.permissions, repositories.resolve
+login name and API tokens by hash and by id (accounts.auth, repositories.permissions, repositories.resolve
 call `lookup`). Why: a Maven build sends some 450 GETs one after another and each used to pay four
 or five small queries before reaching the one that matters (the file's Asset); with two cores
 shared with the JVM, that CPU is the build's latency (docs/benchmarks.md).

@@ -5,11 +5,17 @@ Flow (distribution's token spec, CONTRACT.md):
    service="packyard"[,scope="repository:NAME:pull,push"]`;
 2. the client asks /v2/token (Basic password or API token, or nothing) for the scopes it needs;
    the endpoint grants the subset the caller's roles allow (pull=read, push=deploy, delete=delete,
-   *=all of those it holds) and answers a short-lived HS256 JWT signed with SECRET_KEY;
+   *=all of those it holds), capped by the API token's scopes when the password was one, and
+   answers a short-lived HS256 JWT signed with SECRET_KEY;
 3. every /v2 request carries `Bearer <jwt>` (or Basic, or a Packyard API token); `check()`
    requires the action in the token's `access` claim *and* the live role, so a revoked grant
    stops working before the token expires. A token lacking an action gets a fresh challenge with
    the scope and error="insufficient_scope", so the client can ask for a wider one.
+
+A JWT issued for an API token carries that token's id (claim `api_token`, never the secret). Each
+request presenting it looks the token up again (cached per process, accounts.auth.api_token_by_id)
+and acts through it: a deleted or expired API token ends its JWTs at once (401 invalid_token), and
+its scopes narrow the live role checks and the catalog exactly as with Basic credentials.
 """
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 
 from accounts import ldap as directory
-from accounts.auth import AuthenticationFailed, active_user, authenticate as authenticate_header
+from accounts.auth import AuthenticationFailed, active_user, api_token_by_id, authenticate as authenticate_header
 from formats.base import Repository, base_url, can, find_repository
 
 from .errors import API_VERSION, DockerError
@@ -39,7 +45,8 @@ ROLE_FOR = {"pull": "read", "push": "deploy", "delete": "delete"}
 class Principal:
     user: object
     api_token: object = None
-    # None: Basic / API token / anonymous (roles decide alone); else name -> actions the JWT grants
+    # The API token acted through (Basic or Bearer with its secret, or named by a JWT): its scopes cap every check.
+    # access None: Basic / API token / anonymous (roles decide alone); else name -> actions the JWT grants
     access: dict[str, set[str]] | None = None
     scheme: str = ""
 
@@ -94,6 +101,7 @@ def _from_jwt(request, raw: str) -> Principal:
         raise DockerError(401, "UNAUTHORIZED", f"invalid token: {exc}",
                           headers=challenge(request, error="invalid_token")) from None
     user = AnonymousUser()
+    api_token = None
     if claims["sub"]:
         user = active_user(claims["sub"])
         if user is None:
@@ -108,11 +116,18 @@ def _from_jwt(request, raw: str) -> Principal:
         if not current:
             raise DockerError(401, "UNAUTHORIZED", "the token's user is no longer in the directory",
                               headers=challenge(request, error="invalid_token"))
+    if "api_token" in claims:
+        # Issued for an API token: it must still exist and be unexpired, and its scopes apply on every
+        # request, so revoking it ends its JWTs now rather than TOKEN_SECONDS later.
+        api_token = api_token_by_id(claims["api_token"], user)
+        if api_token is None:
+            raise DockerError(401, "UNAUTHORIZED", "the API token this token was issued for was revoked or has expired",
+                              headers=challenge(request, error="invalid_token"))
     access: dict[str, set[str]] = {}
     for entry in claims.get("access") or []:
         if isinstance(entry, dict) and entry.get("type") == "repository":
             access.setdefault(str(entry.get("name")), set()).update(entry.get("actions") or [])
-    return Principal(user, None, access, "jwt")
+    return Principal(user, api_token, access, "jwt")
 
 
 def allowed(principal: Principal, action: str, repository: Repository, name: str) -> bool:
@@ -191,6 +206,9 @@ def issue(principal: Principal, scopes: list[Scope]) -> dict:
         "iss": ISSUER, "aud": SERVICE, "sub": principal.user.get_username() if principal.authenticated else "",
         "iat": now, "nbf": now - 5, "exp": now + TOKEN_SECONDS, "jti": uuid.uuid4().hex, "access": access,
     }
+    if principal.api_token is not None:
+        # Its id only (not secret, not the hash): _from_jwt re-checks the token and applies its scopes.
+        claims["api_token"] = principal.api_token.pk
     token = jwt.encode(claims, settings.SECRET_KEY, algorithm="HS256")
     issued = datetime.fromtimestamp(now, dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"token": token, "access_token": token, "expires_in": TOKEN_SECONDS, "issued_at": issued}

@@ -2,9 +2,10 @@
 
 Tags are sorted lexically and `tags` is always a list. A virtual repository lists the union of
 its members' tags; a remote one the upstream's list (its cached tags when the upstream is
-down). The catalog lists `REPO/IMAGE` for every Docker repository the caller may read (a
-virtual shows its members' images under its own name). Referrers are the manifests whose
-`subject` is the digest, as an OCI index; unknown subjects give an empty index, not a 404.
+down). The catalog lists `REPO/IMAGE` for every Docker repository the caller may read, narrowed
+to its API token's scopes when it uses one (a virtual shows its members' images under its own
+name). Referrers are the manifests whose `subject` is the digest, as an OCI index; unknown
+subjects give an empty index, not a 404.
 """
 from __future__ import annotations
 
@@ -69,7 +70,9 @@ def tags_list(ctx) -> HttpResponse:
 
 
 def catalog(request, principal) -> HttpResponse:
-    repos = readable(principal.user, Repository.objects.filter(format="docker"))
+    # Through an API token (Basic, or a JWT issued for one) only what the token may read is listed:
+    # the owner's rights narrowed to the token's repositories.
+    repos = readable(principal.user, Repository.objects.filter(format="docker"), token=principal.api_token)
     names: set[str] = set()
     for repo in repos:
         for member in members(repo):
