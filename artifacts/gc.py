@@ -4,10 +4,26 @@ A blob is collectable when no row of any model with a foreign key to Blob points
 through Django's relation metadata, so formats need not register anything) and it was last
 linked more than the grace period ago. Each deletion holds the blob's named lock, the same one
 `Staged.commit()` holds, and re-checks under it, so a blob being uploaded is never collected.
+
+`collect()` runs, in order:
+1. `collect_uploads`: abandoned upload sessions and temp files;
+2. every registered format collector: a format whose own rules decide that a row pointing at a
+   blob is dead (Docker: a layer link no manifest of its image references, left by a push that
+   never sent its manifest) removes that row here; the core cannot tell such a row from a live one;
+3. `collect_blobs`: the blobs that are unreferenced now, so what step 2 released goes in the same run.
+
+A format registers its step once at start-up, from its AppConfig.ready():
+    `register_collector("docker", collect_links)` (exported by formats.base)
+A collector is called as `collector(report, dry_run=..., grace_seconds=...)` with the resolved
+grace period; it must leave rows touched within the grace period alone, count what it removes in
+`report.unlinked`, and on a dry run remove nothing but add the rows it would delete to
+`report.released[model]`, so that the dry run of step 3 counts the blobs only they keep.
 """
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -20,6 +36,8 @@ from .locks import named_lock
 from .models import Blob, UploadSession
 from .storage import get_storage, key_for
 
+log = logging.getLogger("packyard.gc")
+
 
 @dataclass
 class Report:
@@ -28,11 +46,26 @@ class Report:
     uploads: int = 0
     upload_bytes: int = 0
     digests: list[str] = field(default_factory=list)
+    unlinked: int = 0  # rows the format collectors removed (or would remove)
+    # dry runs only: model -> primary keys of rows a collector would delete (see the module doc)
+    released: dict = field(default_factory=dict)
 
     def summary(self, dry_run: bool) -> str:
         verb = "would free" if dry_run else "freed"
-        return (f"{verb} {self.blobs} blobs ({self.blob_bytes} bytes) and "
+        text = (f"{verb} {self.blobs} blobs ({self.blob_bytes} bytes) and "
                 f"{self.uploads} abandoned uploads ({self.upload_bytes} bytes)")
+        if self.unlinked:
+            text += f"; {'would unlink' if dry_run else 'unlinked'} {self.unlinked} unreferenced format links"
+        return text
+
+
+Collector = Callable[..., None]
+_collectors: dict[str, Collector] = {}
+
+
+def register_collector(name: str, collector: Collector) -> None:
+    """Run `collector` in every collection, before the blobs (see the module doc); one per name."""
+    _collectors[name] = collector
 
 
 def _references():
@@ -46,9 +79,12 @@ def _references():
             yield relation.related_model, relation.field.name
 
 
-def _unreferenced(queryset):
+def _unreferenced(queryset, released: dict | None = None):
     for model, name in _references():
-        queryset = queryset.exclude(pk__in=model._base_manager.filter(**{f"{name}__isnull": False}).values(name))
+        refs = model._base_manager.filter(**{f"{name}__isnull": False})
+        if released and released.get(model):
+            refs = refs.exclude(pk__in=released[model])  # a dry run's collectors would delete these
+        queryset = queryset.exclude(pk__in=refs.values(name))
     return queryset
 
 
@@ -56,7 +92,8 @@ def collect_blobs(report: Report, dry_run: bool = False, grace_seconds: int | No
     grace = settings.PACKYARD_GC_GRACE_SECONDS if grace_seconds is None else grace_seconds
     cutoff = timezone.now() - timedelta(seconds=grace)
     storage = get_storage()
-    candidates = _unreferenced(Blob.objects.filter(last_linked__lt=cutoff)).values_list("sha256", "size")
+    released = report.released if dry_run else None
+    candidates = _unreferenced(Blob.objects.filter(last_linked__lt=cutoff), released).values_list("sha256", "size")
     for sha256, size in list(candidates.iterator()):
         if dry_run:
             report.blobs += 1
@@ -100,7 +137,13 @@ def collect_uploads(report: Report, dry_run: bool = False, ttl_seconds: int | No
 
 
 def collect(dry_run: bool = False, grace_seconds: int | None = None, ttl_seconds: int | None = None) -> Report:
+    grace = settings.PACKYARD_GC_GRACE_SECONDS if grace_seconds is None else grace_seconds
     report = Report()
     collect_uploads(report, dry_run=dry_run, ttl_seconds=ttl_seconds)
-    collect_blobs(report, dry_run=dry_run, grace_seconds=grace_seconds)
+    for name, collector in list(_collectors.items()):
+        try:
+            collector(report, dry_run=dry_run, grace_seconds=grace)
+        except Exception:  # one format's failure (a lock timeout, say) must not stop the blob collection
+            log.exception("gc: the %s collector failed", name)
+    collect_blobs(report, dry_run=dry_run, grace_seconds=grace)
     return report

@@ -20,6 +20,8 @@ from artifacts.chunked import ChunkedError, fast_chunks  # noqa: F401
 from artifacts.flush import FlushBehind  # noqa: F401
 from artifacts.ingest import DigestMismatch, IngestError, Staged, TooLarge, open_blob, read_blob, stage, stage_bytes, stage_chunks  # noqa: F401
 from artifacts.documents import respond as respond_document  # noqa: F401
+from artifacts.gc import register_collector  # noqa: F401  (a format's own GC step, see artifacts.gc)
+from artifacts.locks import LockTimeout, named_lock  # noqa: F401
 from artifacts.serve import etag_matches, serve_blob  # noqa: F401
 from accounts.auth import check_credentials  # noqa: F401  (npm login)
 from accounts.models import ApiToken, hash_token  # noqa: F401

@@ -8,7 +8,11 @@ class DockerConfig(AppConfig):
 
     def ready(self):
         from formats import registry
+        from formats.base import register_collector
 
+        from .gc import collect_links
         from .plugin import DockerPlugin
 
         registry.register(DockerPlugin())
+        # Unlinks blobs no manifest references before the core GC collects unreferenced blobs.
+        register_collector("docker", collect_links)

@@ -12,6 +12,8 @@ Every PATCH hashes while writing, continuing the hash of the bytes before it whe
 holds it (`_running`), so neither docker's one-stream PATCH nor a chunked push needs a second
 read of the file at PUT time; only a PATCH that lands on another worker than the one before it
 makes the PUT re-read the file.
+A HEAD that finds a blob restarts its link's GC grace period (store.confirm_link): a push that
+skips the blob relies on the link until its manifest arrives. A blob DELETE holds the image lock.
 """
 from __future__ import annotations
 
@@ -37,7 +39,9 @@ from formats.base import (
 from . import auth, remote, store
 from .errors import API_VERSION, DockerError, check_digest, check_name
 
-_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)$")
+# At most 19 ASCII digits (every offset below 10**19): a longer number is no upload offset, and
+# int() of more than 4300 digits raises ValueError, which was a 500. It now fails to match: 416.
+_RANGE = re.compile(r"^(?:bytes[ =])?([0-9]{1,19})-([0-9]{1,19})$")
 
 # sha256 states of open uploads whose bytes all went through this process, by session id, with
 # the byte count each covers. Python cannot save a hash state to resume elsewhere, but a client
@@ -120,7 +124,9 @@ def get_blob(ctx, digest: str) -> HttpResponse:
         if streamed is not None:
             return streamed
     asset = resolve_blob(ctx.repository, ctx.image, digest)
-    if asset is None:
+    # A HEAD is how a push learns it may skip a blob; the link must then outlive GC's grace
+    # period until the manifest arrives (store.confirm_link). GETs are pulls: untouched.
+    if asset is None or (ctx.request.method == "HEAD" and not store.confirm_link(asset)):
         raise DockerError(404, "BLOB_UNKNOWN", "blob unknown to registry", {"digest": digest})
     return serve_blob(ctx.request, asset.blob, extra_headers={"Docker-Content-Digest": digest, **API_VERSION})
 
@@ -128,10 +134,11 @@ def get_blob(ctx, digest: str) -> HttpResponse:
 def delete_blob(ctx, digest: str) -> HttpResponse:
     check_digest(digest)
     target = ctx.write_target()
-    asset = store.find_blob(target, ctx.image, digest)
-    if asset is None:
-        raise DockerError(404, "BLOB_UNKNOWN", "blob unknown to registry", {"digest": digest})
-    asset.delete()
+    with store.image_lock(target.pk, ctx.image):  # not between a push's link check and its save
+        asset = store.find_blob(target, ctx.image, digest)
+        if asset is None:
+            raise DockerError(404, "BLOB_UNKNOWN", "blob unknown to registry", {"digest": digest})
+        asset.delete()
     audit.record(ctx.request, "docker.blob.delete", repository=target, path=store.blob_path(ctx.image, digest))
     return _empty(202, {"Docker-Content-Digest": digest})
 

@@ -6,7 +6,8 @@ exact bytes, which must equal a digest reference (DIGEST_INVALID); every config/
 every index entry must be in this repository's image (MANIFEST_BLOB_UNKNOWN / MANIFEST_UNKNOWN,
 one error per digest; `subject` is never checked, referrers may come first); no immutable tag
 may move (409, and then no tag is set); the bytes are stored verbatim and the tags set; 201 with
-Docker-Content-Digest, OCI-Subject, and OCI-Tag listing the tags a `?tag=` push applied.
+Docker-Content-Digest, OCI-Subject, and OCI-Tag listing the tags a `?tag=` push applied. The
+steps from the blob check to the tags hold the image lock (store.image_lock), as DELETE does.
 GET/HEAD return the stored bytes and media type whatever the Accept header says.
 """
 from __future__ import annotations
@@ -123,18 +124,23 @@ def put_manifest(ctx, reference: str) -> HttpResponse:
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     if ":" in reference and reference != digest:
         raise DockerError(400, "DIGEST_INVALID", f"the manifest's digest is {digest}", {"digest": reference})
-    blobs, children = store.missing_references(target, ctx.image, parsed)
-    if blobs or children:
-        errors = [body("MANIFEST_BLOB_UNKNOWN", "blob unknown to registry", {"digest": d}) for d in blobs]
-        errors += [body("MANIFEST_UNKNOWN", "manifest unknown", {"digest": d}) for d in children]
-        first = errors[0]
-        raise DockerError(400, first["code"], first["message"], first["detail"], more=errors[1:])
-    if tags and target.format_settings().get("immutable_tags"):
-        _refuse_moves(ctx, target, tags, digest)
-    manifest = store.save_manifest(target, ctx.image, digest, data, parsed, ctx.username)
-    with transaction.atomic():  # all of a multi-tag push's tags, or none of them
-        for tag in tags:
-            store.set_tag(target, ctx.image, tag, manifest)
+    # From the link check to the saved references, under the image lock that delete_manifest and
+    # GC hold while they unlink (store's module doc): otherwise a layer checked here could be
+    # unlinked before the save, leaving a stored manifest whose layer is BLOB_UNKNOWN. The tags
+    # are set inside too, so an immutable tag's check and its move cannot interleave either.
+    with store.image_lock(target.pk, ctx.image):
+        blobs, children = store.missing_references(target, ctx.image, parsed)
+        if blobs or children:
+            errors = [body("MANIFEST_BLOB_UNKNOWN", "blob unknown to registry", {"digest": d}) for d in blobs]
+            errors += [body("MANIFEST_UNKNOWN", "manifest unknown", {"digest": d}) for d in children]
+            first = errors[0]
+            raise DockerError(400, first["code"], first["message"], first["detail"], more=errors[1:])
+        if tags and target.format_settings().get("immutable_tags"):
+            _refuse_moves(ctx, target, tags, digest)
+        manifest = store.save_manifest(target, ctx.image, digest, data, parsed, ctx.username)
+        with transaction.atomic():  # all of a multi-tag push's tags, or none of them
+            for tag in tags:
+                store.set_tag(target, ctx.image, tag, manifest)
     via = ctx.repository.name if ctx.repository.pk != target.pk else ""
     for path in [f"{ctx.image}:{tag}" for tag in tags] or [f"{ctx.image}@{digest}"]:
         audit.record(ctx.request, "docker.push", repository=target, path=path, digest=digest,
