@@ -2,7 +2,9 @@
 
 Steps, in order:
 1. ETag is the blob's sha256; If-None-Match that matches answers 304 with no body.
-2. On S3 (no local path) answer 302 to a short-lived presigned URL; S3 handles Range itself.
+2. On S3 (no local path) answer GET with 302 to a short-lived presigned URL; S3 handles Range
+   itself. HEAD is answered here from the database, like a local HEAD (steps 3-4, no body):
+   a presigned URL is signed for GET, and S3 refuses a HEAD on it with 403.
 3. A valid single `Range: bytes=...` answers 206 with Content-Range, an unsatisfiable one 416
    with `Content-Range: bytes */size`; a malformed or multi-range header is ignored (200), as
    RFC 9110 allows.
@@ -138,7 +140,10 @@ def serve_blob(request, blob: Blob, content_type: str = "application/octet-strea
     storage = get_storage()
     key = key_for(blob.sha256)
     local = storage.local_path(key)
-    if local is None:
+    # HEAD never redirects: S3 signs the method into a presigned URL, so a HEAD on the GET URL
+    # gets 403, and docker/podman HEAD each blob before a push. Size and ETag are in the Blob row,
+    # so HEAD takes the local path below, which never opens the file for HEAD.
+    if local is None and request.method != "HEAD":
         return _with_headers(HttpResponseRedirect(storage.url_for(key, filename=filename)), headers)
     if filename:
         headers["Content-Disposition"] = content_disposition_header(True, os.path.basename(filename))

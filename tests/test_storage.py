@@ -192,3 +192,32 @@ def test_ingest_and_serve_on_s3(s3_settings, moto):
     fetched = requests.get(response["Location"], timeout=10)
     assert fetched.status_code == 200 and fetched.content == data
     assert "demo-1.0.whl" in fetched.headers["Content-Disposition"]
+
+
+@pytest.mark.django_db
+def test_head_on_s3_answers_itself_and_get_still_redirects(s3_settings):
+    """HEAD of a blob on S3 is answered from the Blob row, never with a redirect: a presigned URL
+    is signed for GET and real S3 answers a HEAD on it with 403 (moto does not check the method,
+    so the test asserts on Packyard's answer), and docker/podman HEAD every blob before a push."""
+    data = b"layer bytes " * 1000
+    with stage_bytes(data) as staged:
+        blob = staged.commit()
+    factory = RequestFactory()
+
+    head = serve_blob(factory.head("/x"), blob, extra_headers={"Docker-Content-Digest": f"sha256:{blob.sha256}"})
+    assert head.status_code == 200 and not head.has_header("Location")
+    assert head["Content-Length"] == str(len(data)) and head.content == b""
+    assert head["ETag"] == f'"{blob.sha256}"' and head["Accept-Ranges"] == "bytes"
+    assert head["Content-Type"] == "application/octet-stream"
+    assert head["Docker-Content-Digest"] == f"sha256:{blob.sha256}"
+    # The same Range handling as a local HEAD: 206 with Content-Range, 416 past the end.
+    part = serve_blob(factory.head("/x", HTTP_RANGE="bytes=10-19"), blob)
+    assert part.status_code == 206 and part["Content-Range"] == f"bytes 10-19/{len(data)}"
+    assert part["Content-Length"] == "10"
+    beyond = serve_blob(factory.head("/x", HTTP_RANGE=f"bytes={len(data)}-"), blob)
+    assert beyond.status_code == 416 and beyond["Content-Range"] == f"bytes */{len(data)}"
+
+    get = serve_blob(factory.get("/x"), blob)
+    assert get.status_code == 302
+    fetched = requests.get(get["Location"], timeout=10)
+    assert fetched.status_code == 200 and fetched.content == data

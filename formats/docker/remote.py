@@ -69,10 +69,19 @@ def _token(repository, header: str) -> str | None:
                             headers={"User-Agent": "packyard"})
     if response.status_code != 200:
         raise UpstreamUnavailable(f"upstream token endpoint answered {response.status_code}")
-    body = response.json()
+    try:
+        body = response.json()
+    except RecursionError:  # nested too deeply to parse: as unusable as invalid JSON (ValueError)
+        raise UpstreamUnavailable("upstream token endpoint sent unusable JSON") from None
+    if not isinstance(body, dict):  # a list or number has no .get: that was a 500
+        raise UpstreamUnavailable("upstream token endpoint sent unusable JSON")
     token = body.get("token") or body.get("access_token")
     if token:
-        cache.set(key, token, max(10, int(body.get("expires_in") or 60) - 15))
+        try:
+            ttl = int(body.get("expires_in") or 60)
+        except (TypeError, ValueError, OverflowError):  # a list, "soon", 1e999: use the default
+            ttl = 60
+        cache.set(key, token, max(10, ttl - 15))
     return token
 
 
@@ -183,8 +192,12 @@ def tags(repository, image: str) -> list[str] | None:
     """The upstream's tag list (None when the upstream cannot say: the caller uses local tags)."""
     try:
         with get(repository, f"/v2/{upstream_image(repository, image)}/tags/list?n=10000") as response:
-            names = (response.json() or {}).get("tags") or []
-    except (UpstreamUnavailable, UpstreamMissing, ValueError, requests.RequestException):
+            doc = response.json() or {}
+    # RecursionError: JSON nested too deeply to parse, as unusable as invalid JSON (ValueError).
+    except (UpstreamUnavailable, UpstreamMissing, ValueError, RecursionError, requests.RequestException):
+        return None
+    names = (doc.get("tags") or []) if isinstance(doc, dict) else None
+    if not isinstance(names, list):  # a list or number (no .get: that was a 500), or "tags" not a list
         return None
     return [t for t in names if isinstance(t, str)]
 
