@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from artifacts.ingest import CHUNK, iter_file, temp_dir
 from artifacts.locks import named_lock
-from artifacts.models import UploadSession
+from artifacts.models import Blob, UploadSession
 from formats.base import (
     ChunkedError, DigestMismatch, FlushBehind, Staged, TooLarge, UpstreamMissing, UpstreamUnavailable, audit, base_url, find_repository,
     fast_chunks, members, serve_blob, stage_chunks,
@@ -231,7 +231,12 @@ def _mount(ctx, target, digest: str, source_name: str):
     asset = next((a for a in (store.find_blob(m, image, digest) for m in members(source)) if a is not None), None)
     if asset is None:
         return None
-    store.link_blob(target, ctx.image, asset.blob, ctx.username)
+    # Under the lock GC holds to delete a blob: once linked here the blob is referenced again and
+    # GC's re-check keeps it; if GC took it since the lookup, the client uploads it instead.
+    with named_lock(f"blob:{asset.blob.pk}"):
+        if not Blob.objects.filter(pk=asset.blob.pk).exists():
+            return None
+        store.link_blob(target, ctx.image, asset.blob, ctx.username)
     audit.record(ctx.request, "docker.blob.mount", repository=target, path=store.blob_path(ctx.image, digest),
                  source=f"{repo_name}/{image}")
     return _blob_created(ctx, digest)

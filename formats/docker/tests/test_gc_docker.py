@@ -442,3 +442,28 @@ def test_the_worker_of_a_real_server_reclaims_an_abandoned_push(server):
         pulled = requests.get(f"{url}/app/blobs/{digest}", auth=auth, timeout=30)
         assert pulled.status_code == 200 and pulled.content == data
     assert "unlinked 1 docker blobs" in server.log()
+
+
+def test_a_mount_whose_source_gc_just_reclaimed_becomes_an_upload(client, dk, push, make_repo, alice, monkeypatch):
+    """GC may unlink the source and delete its Blob between the mount's lookup and its link."""
+    from artifacts.models import Blob
+    from formats.docker import blobs, store
+
+    make_repo("dk2", grants={alice: "deploy"})
+    image = make_image()
+    assert push("dk/app", image).status_code == 201
+    layer = next(iter(image.blobs))
+    real = store.find_blob
+
+    def found_then_reclaimed(repository, name, digest):
+        asset = real(repository, name, digest)
+        if asset is not None:
+            Asset.objects.filter(blob=asset.blob).delete()
+            Blob.objects.filter(pk=asset.blob.pk).delete()
+        return asset
+
+    monkeypatch.setattr(blobs.store, "find_blob", found_then_reclaimed)
+    r = client.post(f"/v2/dk2/copy/blobs/uploads/?mount={layer}&from=dk/app", data=b"", content_type="a/b",
+                    **basic("alice"))
+    assert r.status_code == 202 and r["Docker-Upload-UUID"]
+    assert not Asset.objects.filter(repository__name="dk2").exists()
