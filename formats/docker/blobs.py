@@ -73,14 +73,17 @@ def _keep_running(session_id: str, size: int, hasher) -> None:
             _RUNNING.popitem(last=False)
 
 
-def resolve_blob(repository, image: str, digest: str):
-    """The first member's Asset holding the blob (remote members fetch it), or None."""
+def resolve_blob(repository, image: str, digest: str, missing=()):
+    """The first member's Asset holding the blob (remote members fetch it), or None.
+
+    `missing`: pks of remote members whose upstream just answered that it has no such blob.
+    """
     unavailable = []
     for member in members(repository):
         asset = store.find_blob(member, image, digest)
         if asset is not None:
             return asset
-        if member.kind == "remote":
+        if member.kind == "remote" and member.pk not in missing:
             try:
                 return remote.blob(member, image, digest)
             except UpstreamMissing:
@@ -92,8 +95,12 @@ def resolve_blob(repository, image: str, digest: str):
     return None
 
 
-def _stream_from_remote(ctx, digest: str):
-    """A response streaming the blob from the first remote member that must fetch it, or None."""
+def _stream_from_remote(ctx, digest: str, missing: set):
+    """A response streaming the blob from the first remote member that must fetch it, or None.
+
+    Adds to `missing` the remote members whose upstream lacks the blob, so that resolve_blob does
+    not ask them again.
+    """
     for member in members(ctx.repository):
         if store.find_blob(member, ctx.image, digest) is not None:
             return None
@@ -102,6 +109,7 @@ def _stream_from_remote(ctx, digest: str):
         try:
             streamed = remote.stream_blob(member, ctx.image, digest)
         except UpstreamMissing:
+            missing.add(member.pk)
             continue
         except UpstreamUnavailable:
             return None  # resolve_blob reports it, or finds a later member
@@ -119,11 +127,12 @@ def _stream_from_remote(ctx, digest: str):
 
 def get_blob(ctx, digest: str) -> HttpResponse:
     check_digest(digest)
+    missing: set = set()
     if ctx.request.method == "GET" and ctx.repository.kind != "local":
-        streamed = _stream_from_remote(ctx, digest)
+        streamed = _stream_from_remote(ctx, digest, missing)
         if streamed is not None:
             return streamed
-    asset = resolve_blob(ctx.repository, ctx.image, digest)
+    asset = resolve_blob(ctx.repository, ctx.image, digest, missing)
     # A HEAD is how a push learns it may skip a blob; the link must then outlive GC's grace
     # period until the manifest arrives (store.confirm_link). GETs are pulls: untouched.
     if asset is None or (ctx.request.method == "HEAD" and not store.confirm_link(asset)):

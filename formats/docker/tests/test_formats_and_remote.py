@@ -271,6 +271,19 @@ def test_virtual_by_digest_over_a_remote_member(client, dk, make_repo, alice, pu
     assert upstream.count(by_digest) == 1
 
 
+def test_a_blob_a_later_member_holds_asks_the_remote_member_once(client, dk, make_repo, alice, push, upstream):
+    local = docker_image({"l": b"only the local member has this layer"})
+    assert push("dk/app", local, "v1").status_code == 201
+    layer = list(local.blobs)[1]
+    proxy = make_repo("dk-up1", kind="remote", upstream_url=upstream.url, grants={alice: "read"})
+    make_repo("dk-rv", kind="virtual", members=[proxy, dk], grants={alice: "read"})
+    r = client.get(f"/v2/dk-rv/app/blobs/{layer}", **basic("alice"))
+    assert r.status_code == 200 and body_of(r) == local.blobs[layer]
+    # The remote member comes first, so its upstream is asked, once: its 404 is remembered
+    # between the streaming attempt and the lookup that finds the local member's copy.
+    assert upstream.count(f"/v2/app/blobs/{layer}") == 1
+
+
 # ---------------------------------------------------------------------------------------------
 # 5. GC across repositories
 
