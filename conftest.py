@@ -5,7 +5,8 @@
   Servers started by the tests (tests/servers.py) keep the production hashers;
 - each test starts with no failed logins counted (accounts.throttle keeps them in the cache,
   which outlives a test), and with no per-process copies of rows (repositories.hotcache): a
-  rolled-back test sends no signals, so the next test could otherwise see its repositories.
+  rolled-back test sends no signals, so the next test could otherwise see its repositories;
+- `blob_root`, for modules that count or collect stored files: a blob folder of the test's own.
 """
 import os
 import uuid
@@ -68,3 +69,14 @@ import pytest  # noqa: E402
 @pytest.fixture
 def client():
     return _client_class()()
+
+
+@pytest.fixture
+def blob_root(settings, tmp_path):
+    """The test's own blob storage, so 'one file' or 'collected' means this test's files only."""
+    from artifacts.storage import get_storage
+
+    settings.PACKYARD_STORAGE_URL = f"file://{tmp_path}/blobs"
+    get_storage.cache_clear()
+    yield tmp_path / "blobs"
+    get_storage.cache_clear()

@@ -138,6 +138,11 @@ class PackyardServer:
         assert response.status_code == 201, response.text
         return response.json()
 
+    def ensure_user(self, username: str, password: str) -> None:
+        """Create the user unless another test module of this session's server already did."""
+        if self.api("GET", f"users/{username}/").status_code == 404:
+            self.create_user(username, password)
+
     def grant(self, repo: str, role: str, user: str | None = None, team: str | None = None) -> dict:
         body = {"role": role, **({"user": user} if user else {}), **({"team": team} if team else {})}
         response = self.api("POST", f"repositories/{repo}/permissions/", json=body)

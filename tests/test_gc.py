@@ -24,11 +24,8 @@ HOUR_AGO = timedelta(hours=1, minutes=1)
 
 
 @pytest.fixture(autouse=True)
-def blob_root(settings, tmp_path):
-    settings.PACKYARD_STORAGE_URL = f"file://{tmp_path}/blobs"
-    get_storage.cache_clear()
-    yield tmp_path / "blobs"
-    get_storage.cache_clear()
+def _own_blob_root(blob_root):
+    """Every test here counts or collects stored files: its own folder (root conftest)."""
 
 
 def make_blob(data: bytes, linked_ago: timedelta | None = None) -> Blob:

@@ -16,12 +16,8 @@ from artifacts.storage import get_storage, key_for
 
 
 @pytest.fixture(autouse=True)
-def blob_root(settings, tmp_path):
-    """Each test gets its own blob folder, so 'one file' means one file this test stored."""
-    settings.PACKYARD_STORAGE_URL = f"file://{tmp_path}/blobs"
-    get_storage.cache_clear()
-    yield tmp_path / "blobs"
-    get_storage.cache_clear()
+def _own_blob_root(blob_root):
+    """Every test here counts or collects stored files: its own folder (root conftest)."""
 
 
 def temp_files() -> list[str]:

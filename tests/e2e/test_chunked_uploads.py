@@ -21,8 +21,7 @@ REPO = "dk-chunked"
 
 @pytest.fixture(scope="module")
 def site(packyard):
-    if packyard.api("GET", f"users/{USER}/").status_code == 404:
-        packyard.create_user(USER, PASSWORD)
+    packyard.ensure_user(USER, PASSWORD)
     packyard.create_repo(REPO, "docker")
     packyard.grant(REPO, "deploy", user=USER)
     return packyard

@@ -59,8 +59,7 @@ class Podman:
 @pytest.fixture(scope="module")
 def site(packyard):
     for user, password in PASSWORDS.items():
-        if packyard.api("GET", f"users/{user}/").status_code == 404:
-            packyard.create_user(user, password)
+        packyard.ensure_user(user, password)
     packyard.create_repo("dk-e2e", "docker")
     packyard.grant("dk-e2e", "delete", user="dk-alice")
     packyard.grant("dk-e2e", "read", user="dk-bob")

@@ -38,8 +38,7 @@ TIMEOUT = 60
 @pytest.fixture(scope="module")
 def site(packyard):
     for user, password in PASSWORDS.items():
-        if packyard.api("GET", f"users/{user}/").status_code == 404:
-            packyard.create_user(user, password)
+        packyard.ensure_user(user, password)
     packyard.create_repo(REPO, "docker")
     packyard.create_repo(SOURCE, "docker")
     packyard.grant(REPO, "delete", user="raw-alice")

@@ -28,8 +28,7 @@ ACCEPT_ALL = ", ".join([DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX])
 
 @pytest.fixture(scope="module")
 def site(packyard):
-    if packyard.api("GET", f"users/{USER}/").status_code == 404:
-        packyard.create_user(USER, PASSWORD)
+    packyard.ensure_user(USER, PASSWORD)
     packyard.create_repo("dk-s2", "docker")
     packyard.grant("dk-s2", "delete", user=USER)
     packyard.host = f"127.0.0.1:{packyard.port}"

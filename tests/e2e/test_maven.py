@@ -24,8 +24,7 @@ GREETER = f"{GROUP.replace('.', '/')}/greeter"
 def site(packyard, tmp_path_factory):
     require_tool("mvn")
     upstream = StaticServer(copy_m2(tmp_path_factory.mktemp("upstream") / "repository"))
-    if packyard.api("GET", f"users/{USER}/").status_code == 404:
-        packyard.create_user(USER, PASSWORD)
+    packyard.ensure_user(USER, PASSWORD)
     packyard.create_repo("m2-central", "maven", kind="remote", upstream_url=upstream.url + "/")
     packyard.create_repo("m2-releases", "maven", maven={"version_policy": "release"})
     packyard.create_repo("m2-snapshots", "maven", maven={"version_policy": "snapshot"})

@@ -25,8 +25,7 @@ PASSWORDS = {"npm-alice": "alice-npm-pw", "npm-bob": "bob-npm-pw"}
 @pytest.fixture(scope="module")
 def site(packyard):
     for user, password in PASSWORDS.items():
-        if packyard.api("GET", f"users/{user}/").status_code == 404:
-            packyard.create_user(user, password)
+        packyard.ensure_user(user, password)
     packyard.create_repo("npm-e2e", "npm")
     packyard.grant("npm-e2e", "delete", user="npm-alice")
     packyard.grant("npm-e2e", "read", user="npm-bob")

@@ -35,8 +35,7 @@ SIGNATURE_CONFIG = "application/vnd.packyard.test.signature.config.v1+json"
 @pytest.fixture(scope="module")
 def site(packyard):
     for user, password in PASSWORDS.items():
-        if packyard.api("GET", f"users/{user}/").status_code == 404:
-            packyard.create_user(user, password)
+        packyard.ensure_user(user, password)
     packyard.create_repo(REPO, "docker")
     packyard.grant(REPO, "deploy", user="or-alice")
     packyard.grant(REPO, "read", user="or-bob")

@@ -34,8 +34,7 @@ def dists(tmp_path_factory):
 @pytest.fixture(scope="module")
 def site(packyard):
     for user, password in PASSWORDS.items():
-        if packyard.api("GET", f"users/{user}/").status_code == 404:
-            packyard.create_user(user, password)
+        packyard.ensure_user(user, password)
     packyard.create_repo("e2e-local", "pypi")
     packyard.grant("e2e-local", "deploy", user="alice")
     packyard.grant("e2e-local", "read", user="bob")

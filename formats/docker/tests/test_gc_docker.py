@@ -39,12 +39,8 @@ OLD = timedelta(hours=2)  # past the default grace period (one hour)
 
 
 @pytest.fixture(autouse=True)
-def blob_root(settings, tmp_path):
-    """Each test's own blob storage, so a collection here never touches another test's files."""
-    settings.PACKYARD_STORAGE_URL = f"file://{tmp_path}/blobs"
-    get_storage.cache_clear()
-    yield tmp_path / "blobs"
-    get_storage.cache_clear()
+def _own_blob_root(blob_root):
+    """Every test here counts or collects stored files: its own folder (root conftest)."""
 
 
 def upload(client, name: str, data: bytes, auth=None) -> str:
