@@ -153,6 +153,18 @@ class PackyardServer:
         return subprocess.run([sys.executable, "-m", "packyard.cli", "manage", *args], env=self.env, cwd=ROOT,
                               capture_output=True, text=True, timeout=120)
 
+    def collect_garbage_until_gone(self, path, timeout: float = 30) -> None:
+        """Send artifacts.tasks.collect_garbage through the broker to this server's Celery worker,
+        then wait for `path` (a blob file) to go. A 60 s grace, not 0, so blobs other tests are
+        uploading to this server at the same moment are left alone."""
+        sent = self.manage("shell", "-c", "from artifacts.tasks import collect_garbage\n"
+                                          "collect_garbage.delay(grace_seconds=60)")
+        assert sent.returncode == 0, sent.stderr
+        deadline = time.monotonic() + timeout
+        while path.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not path.exists(), self.log()[-3000:]
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

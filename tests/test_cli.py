@@ -95,13 +95,7 @@ def test_embedded_worker_runs_tasks(embedded):
     sha = server_blob(embedded, os.urandom(2048))
     path = embedded.home / "blobs" / key_for(sha)
     assert path.exists()
-    sent = embedded.manage("shell", "-c", "from artifacts.tasks import collect_garbage\n"
-                                          "collect_garbage.delay(grace_seconds=60)")
-    assert sent.returncode == 0, sent.stderr
-    deadline = time.monotonic() + 30
-    while path.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not path.exists(), embedded.log()[-3000:]
+    embedded.collect_garbage_until_gone(path)
 
 
 def test_sigterm_stops_everything(embedded):

@@ -426,14 +426,7 @@ def test_the_worker_of_a_real_server_reclaims_an_abandoned_push(server):
     path = server.home / "blobs" / key_for(hashlib.sha256(abandoned).hexdigest())
     assert path.exists()
 
-    # A 60 s grace, as tests/test_gc.py does; the task goes through the broker to the worker.
-    sent = server.manage("shell", "-c", "from artifacts.tasks import collect_garbage\n"
-                                        "collect_garbage.delay(grace_seconds=60)")
-    assert sent.returncode == 0, sent.stderr
-    deadline = time.monotonic() + 30
-    while path.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not path.exists(), server.log()[-3000:]
+    server.collect_garbage_until_gone(path)
     for digest, data in kept.blobs.items():
         pulled = requests.get(f"{url}/app/blobs/{digest}", auth=auth, timeout=30)
         assert pulled.status_code == 200 and pulled.content == data
